@@ -1,0 +1,78 @@
+"""The ``harness`` command: parses arguments, then calls library functions.
+
+A user mistake (``HarnessError``) is printed as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+
+def _data_generate(args: argparse.Namespace) -> None:
+    from harness.data.generate.pipeline import GenerationPlan, generate
+    from harness.data.generate.sampling import SamplingSettings
+
+    plan = GenerationPlan(
+        molecule=args.molecule,
+        smiles=args.smiles,
+        sampling=SamplingSettings(n_frames=args.frames, seed=args.seed),
+        levels=tuple(args.levels),
+        accurate_frames=args.accurate_frames,
+        accurate_chunk_size=args.chunk_size,
+    )
+    generate(Path(args.folder), plan, progress=not args.quiet)
+
+
+def _data_inspect(args: argparse.Namespace) -> None:
+    from harness.data.readers import load_any
+    from harness.data.store import summarise
+
+    print(json.dumps(summarise(load_any(args.path)), indent=2))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="generate and inspect datasets").add_subparsers(
+        dest="data_command", required=True
+    )
+    generate = data.add_parser("generate", help="sample and label a dataset (resumable)")
+    generate.add_argument("folder", help="dataset folder, e.g. data/ethanol")
+    generate.add_argument("--molecule", default="ethanol")
+    generate.add_argument("--smiles", default="CCO")
+    generate.add_argument("--frames", type=int, default=10_000, help="sampled configurations")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--levels", nargs="+", default=["xtb", "gaff2", "mmff94", "ccsd"])
+    generate.add_argument("--accurate-frames", type=int, default=1000,
+                          help="frames to label at the expensive levels (ccsd)")
+    generate.add_argument("--chunk-size", type=int, default=20,
+                          help="frames per resumable chunk at the expensive levels")
+    generate.add_argument("--quiet", action="store_true")
+    generate.set_defaults(run=_data_generate)
+
+    inspect = data.add_parser("inspect", help="print a dataset summary as JSON")
+    inspect.add_argument("path", help="dataset folder, npz, extxyz or ASE database")
+    inspect.set_defaults(run=_data_inspect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], None] = args.run
+    try:
+        run(args)
+    except HarnessError as error:
+        print(f"harness: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

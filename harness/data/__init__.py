@@ -1,0 +1,1 @@
+"""Reading, validating, generating and splitting multi-fidelity force-field data."""

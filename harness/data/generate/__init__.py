@@ -1,0 +1,1 @@
+"""Generation of the embedded dataset: xTB Langevin sampling, then labels at several levels."""

@@ -1,0 +1,6 @@
+"""Force-field backbones behind one registry (``models.registry.build_model``)."""
+
+from models.base import ForceField, energy_and_forces
+from models.registry import available_models, build_model, register_model
+
+__all__ = ["ForceField", "energy_and_forces", "available_models", "build_model", "register_model"]

@@ -1,0 +1,50 @@
+"""Models chosen by name and hyper-parameters from YAML.
+
+Adding a backbone is one new file in ``models/`` that decorates its class with
+``@register_model("name")`` and is imported in ``models/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from harness.errors import ConfigError
+from models.base import ForceField
+
+_REGISTRY: dict[str, type[ForceField]] = {}
+
+
+def register_model(name: str) -> Callable[[type[ForceField]], type[ForceField]]:
+    def decorate(cls: type[ForceField]) -> type[ForceField]:
+        if name in _REGISTRY:
+            raise ValueError(f"model name '{name}' registered twice")
+        _REGISTRY[name] = cls
+        cls.registry_name = name
+        return cls
+
+    return decorate
+
+
+def available_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_model(name: str, hyperparameters: dict[str, Any] | None = None,
+                source: str = "<config>") -> ForceField:
+    """The registered model ``name`` built with ``hyperparameters`` (unknown keys are errors)."""
+    if name not in _REGISTRY:
+        raise ConfigError(source, "model.name", f"unknown model '{name}'; known: {available_models()}")
+    cls = _REGISTRY[name]
+    hyperparameters = dict(hyperparameters or {})
+    accepted = inspect.signature(cls.__init__).parameters
+    unknown = sorted(set(hyperparameters) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            source, f"model.{unknown[0]}",
+            f"not a hyper-parameter of '{name}'; accepted: {sorted(set(accepted) - {'self'})}",
+        )
+    model = cls(**hyperparameters)
+    model.hyperparameters = hyperparameters
+    return model
