@@ -36,6 +36,13 @@ def _data_inspect(args: argparse.Namespace) -> None:
     print(json.dumps(summarise(load_any(args.path)), indent=2))
 
 
+def _data_fetch(args: argparse.Namespace) -> None:
+    from harness.data.public import fetch
+
+    for path in fetch(args.collection, args.molecule, Path(args.out)):
+        print(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="frames per resumable chunk at the expensive levels")
     generate.add_argument("--quiet", action="store_true")
     generate.set_defaults(run=_data_generate)
+
+    fetch = data.add_parser("fetch", help="download a published dataset (needs internet)")
+    fetch.add_argument("collection", choices=["md17", "md17-ccsd"])
+    fetch.add_argument("molecule", help="aspirin, benzene, ethanol, malonaldehyde or toluene")
+    fetch.add_argument("out", help="folder; files go to OUT/COLLECTION/")
+    fetch.set_defaults(run=_data_fetch)
 
     inspect = data.add_parser("inspect", help="print a dataset summary as JSON")
     inspect.add_argument("path", help="dataset folder, npz, extxyz or ASE database")
