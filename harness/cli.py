@@ -43,6 +43,19 @@ def _data_fetch(args: argparse.Namespace) -> None:
         print(path)
 
 
+def _bench_models(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from harness.bench.models import QUICK, BenchSettings, format_table, run_benchmark, write_json
+
+    settings = replace(QUICK if args.quick else BenchSettings(), cpu_threads=args.threads)
+    rows = run_benchmark(settings, devices=[args.device] if args.device else None,
+                         model_names=args.models, molecules=args.molecules)
+    print(format_table(rows))
+    if args.json:
+        write_json(rows, settings, Path(args.json))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data.add_parser("inspect", help="print a dataset summary as JSON")
     inspect.add_argument("path", help="dataset folder, npz, extxyz or ASE database")
     inspect.set_defaults(run=_data_inspect)
+
+    bench = commands.add_parser("bench", help="measure speed").add_subparsers(
+        dest="bench_command", required=True
+    )
+    bench_models = bench.add_parser(
+        "models", help="training frames/s and force latency of every model (and egnn-pytorch)")
+    bench_models.add_argument("--device", choices=["cpu", "cuda"],
+                              help="default: cpu, and cuda when present")
+    bench_models.add_argument("--quick", action="store_true", help="tiny batch, one step")
+    bench_models.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    bench_models.add_argument("--models", nargs="+", help="default: all, and egnn-pytorch")
+    bench_models.add_argument("--molecules", nargs="+", help="default: ethanol aspirin")
+    bench_models.add_argument("--json", help="also write the rows to this JSON file")
+    bench_models.set_defaults(run=_bench_models)
     return parser
 
 

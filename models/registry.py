@@ -35,7 +35,8 @@ def build_model(name: str, hyperparameters: dict[str, Any] | None = None,
                 source: str = "<config>") -> ForceField:
     """The registered model ``name`` built with ``hyperparameters`` (unknown keys are errors)."""
     if name not in _REGISTRY:
-        raise ConfigError(source, "model.name", f"unknown model '{name}'; known: {available_models()}")
+        raise ConfigError(source, "model.name",
+                          f"unknown model '{name}'; known: {available_models()}")
     cls = _REGISTRY[name]
     hyperparameters = dict(hyperparameters or {})
     accepted = inspect.signature(cls.__init__).parameters

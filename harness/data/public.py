@@ -45,9 +45,11 @@ def fetch(collection: str, molecule: str, out_folder: Path) -> list[Path]:
     elif collection == "md17-ccsd":
         table = MD17_CCSD_ARCHIVES
     else:
-        raise DataError("<command line>", "collection", f"unknown '{collection}'; known: md17, md17-ccsd")
+        raise DataError("<command line>", "collection",
+                        f"unknown '{collection}'; known: md17, md17-ccsd")
     if molecule not in table:
-        raise DataError("<command line>", "molecule", f"unknown '{molecule}'; known: {sorted(table)}")
+        raise DataError("<command line>", "molecule",
+                        f"unknown '{molecule}'; known: {sorted(table)}")
     payload = _download(SGDML_BASE_URL + table[molecule])
     if collection == "md17":
         return [_install_npz(payload, out_folder / f"{molecule}.npz")]
@@ -69,7 +71,8 @@ def _download(url: str) -> bytes:
         with urllib.request.urlopen(url, timeout=120) as response:
             return response.read()
     except OSError as error:
-        raise DataError(url, "url", f"download failed ({error}); is this machine online?") from error
+        raise DataError(url, "url", f"download failed ({error}); is this machine online?") \
+            from error
 
 
 def _install_npz(payload: bytes, destination: Path) -> Path:

@@ -21,14 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data.frames import ENERGY_UNIT, FORCE_UNIT, LENGTH_UNIT, FrameSet, MultiFidelityDataset
+from harness.data.frames import (
+    ENERGY_UNIT,
+    FORCE_UNIT,
+    LENGTH_UNIT,
+    FrameSet,
+    MultiFidelityDataset,
+)
 from harness.errors import DataError
 
 UNLABELED_LEVEL = "unlabeled"
 
 
 def write_npz_atomically(path: Path, **arrays: np.ndarray) -> None:
-    """Write an npz through a temporary file and a rename, so a killed writer leaves no half file."""
+    """Write through a temporary file and a rename, so that a killed writer leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".partial.npz")
     np.savez_compressed(temporary, **arrays)

@@ -176,7 +176,8 @@ class CcsdLabeler:
         from pyscf import cc, gto, scf
 
         molecule = gto.M(
-            atom=[(int(z), tuple(xyz)) for z, xyz in zip(self.atomic_numbers, positions)],
+            atom=[(int(z), tuple(xyz))
+                  for z, xyz in zip(self.atomic_numbers, positions, strict=True)],
             basis=self.basis,
             unit="Angstrom",
             verbose=0,

@@ -1,0 +1,1 @@
+"""Speed measurements: training throughput and force-evaluation latency of the backbones."""
