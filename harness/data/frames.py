@@ -58,19 +58,22 @@ class FrameSet:
     def _validate(self) -> None:
         z, pos = self.atomic_numbers, self.positions
         if z.ndim != 1 or len(z) == 0:
-            raise DataError(self.source, "atomic_numbers", f"expected shape (n_atoms,), got {z.shape}")
+            raise DataError(self.source, "atomic_numbers",
+                            f"expected shape (n_atoms,), got {z.shape}")
         if np.any(z < 1) or np.any(z > 118):
             raise DataError(self.source, "atomic_numbers", "values must be in 1..118")
         n_atoms = len(z)
         if pos.ndim != 3 or pos.shape[1:] != (n_atoms, 3):
             raise DataError(
-                self.source, "positions", f"expected shape (n_frames, {n_atoms}, 3), got {pos.shape}"
+                self.source, "positions",
+                f"expected shape (n_frames, {n_atoms}, 3), got {pos.shape}",
             )
         n_frames = len(pos)
         _require_finite(self.source, "positions", pos)
         if self.frame_ids.shape != (n_frames,):
             raise DataError(
-                self.source, "frame_ids", f"expected shape ({n_frames},), got {self.frame_ids.shape}"
+                self.source, "frame_ids",
+                f"expected shape ({n_frames},), got {self.frame_ids.shape}",
             )
         if (self.energies is None) != (self.forces is None):
             raise DataError(
@@ -81,7 +84,8 @@ class FrameSet:
         if self.energies is not None:
             if self.energies.shape != (n_frames,):
                 raise DataError(
-                    self.source, "energies", f"expected {n_frames} values, got {self.energies.shape}"
+                    self.source, "energies",
+                    f"expected {n_frames} values, got {self.energies.shape}",
                 )
             _require_finite(self.source, "energies", self.energies)
         if self.forces is not None:
@@ -126,7 +130,8 @@ def _require_finite(source: str, name: str, values: np.ndarray) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         first = int(np.argwhere(bad.reshape(len(values), -1).any(axis=1))[0][0])
-        raise DataError(source, name, f"{int(bad.sum())} NaN or inf values (first in frame {first})")
+        raise DataError(source, name,
+                        f"{int(bad.sum())} NaN or inf values (first in frame {first})")
 
 
 @dataclass(frozen=True)
@@ -154,5 +159,6 @@ class MultiFidelityDataset:
 
     def __getitem__(self, level: str) -> FrameSet:
         if level not in self.levels:
-            raise DataError(self.source, "level", f"unknown level '{level}'; have {sorted(self.levels)}")
+            raise DataError(self.source, "level",
+                            f"unknown level '{level}'; have {sorted(self.levels)}")
         return self.levels[level]
