@@ -56,6 +56,12 @@ def _bench_models(args: argparse.Namespace) -> None:
         write_json(rows, settings, Path(args.json))
 
 
+def _train(args: argparse.Namespace) -> None:
+    from harness.train.experiment import run_file, summary_line
+
+    print(summary_line(run_file(args.config, args.output)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data.add_parser("inspect", help="print a dataset summary as JSON")
     inspect.add_argument("path", help="dataset folder, npz, extxyz or ASE database")
     inspect.set_defaults(run=_data_inspect)
+
+    train = commands.add_parser("train", help="run one training config end to end (resumable)")
+    train.add_argument("config", help="YAML config, e.g. configs/ethanol-egnn-standard.yaml")
+    train.add_argument("--output", help="output folder (default: the config's output_dir)")
+    train.set_defaults(run=_train)
 
     bench = commands.add_parser("bench", help="measure speed").add_subparsers(
         dest="bench_command", required=True

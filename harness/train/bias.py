@@ -1,0 +1,31 @@
+"""Stage 1 of ASTEROID: the bias B of each inaccurate frame and its weight exp(-B / gamma).
+
+B(x) = reduction over atoms and components of |F(x; theta_0) - f(x)|, in kcal/mol/A with the
+``mean`` reduction (the authors' code, the scale of the paper's gamma grid) or summed over the
+3k components with ``sum`` (the paper's L1 norm). Optionally B is divided by its median over
+the frames, which makes gamma unit-free and independent of molecule size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+
+def force_discrepancy(predicted_forces: np.ndarray, label_forces: np.ndarray,
+                      reduction: Literal["mean", "sum"]) -> np.ndarray:
+    """Per-frame reduction of |predicted - label| over atoms and components, (n_frames,)."""
+    absolute = np.abs(np.asarray(predicted_forces) - np.asarray(label_forces))
+    absolute = absolute.reshape(len(absolute), -1)
+    return absolute.mean(axis=1) if reduction == "mean" else absolute.sum(axis=1)
+
+
+def normalise_by_median(bias: np.ndarray) -> np.ndarray:
+    median = float(np.median(bias))
+    return bias / median if median > 0 else bias
+
+
+def bias_weights(bias: np.ndarray, gamma: float) -> np.ndarray:
+    """w = exp(-B / gamma), in (0, 1]."""
+    return np.exp(-np.asarray(bias, dtype=np.float64) / gamma)

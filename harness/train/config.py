@@ -1,0 +1,237 @@
+"""The training configuration: pydantic models mirroring the YAML file, which is the experiment.
+
+Every mistake a user can make in the file (malformed YAML, an unknown key, an unknown method, a
+missing dataset, a value out of range) becomes one ``ConfigError`` naming the file and the key
+path. Defaults are the paper's EGNN settings (App. A.2): batch 10 and learning rate 1e-4 on
+accurate frames, batch 32 and 1e-4 on inaccurate frames, 1e-5 for fine-tuning, up to 2000
+epochs; the example configs in ``configs/`` shrink them to CPU size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.errors import ConfigError
+
+Method = Literal["standard", "asteroid", "no_bat", "no_ft", "score_matching", "delta_ml"]
+METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "delta_ml")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Schedule(Strict):
+    """Optimisation settings of one stage. Learning rates per step; epochs over its frames."""
+
+    optimizer: Literal["adam", "adamw"] = "adam"
+    learning_rate: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(10, ge=1)
+    evaluation_batch_size: int = Field(100, ge=1)
+    max_epochs: int = Field(2000, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    early_stopping_patience: int | None = Field(
+        50, ge=1, description="epochs without a better validation loss before stopping")
+    warmup_steps: int = Field(0, ge=0)
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    plateau_patience: int = Field(10, ge=0, description="epochs")
+    min_learning_rate: float = Field(1e-7, ge=0)
+    ema_decay: float | None = Field(0.999, ge=0, lt=1,
+                                    description="None: no moving average of weights")
+    gradient_clip_norm: float | None = Field(10.0, gt=0)
+
+
+def _paper_schedule(learning_rate: float, batch_size: int, max_epochs: int) -> Schedule:
+    return Schedule(learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs)
+
+
+class Schedules(Strict):
+    """One schedule per kind of stage (stage 1 and standard training share ``accurate``)."""
+
+    accurate: Schedule = Field(default_factory=lambda: _paper_schedule(1e-4, 10, 2000))
+    inaccurate: Schedule = Field(default_factory=lambda: _paper_schedule(1e-4, 32, 2000))
+    unlabeled: Schedule = Field(default_factory=lambda: _paper_schedule(1e-4, 32, 2000))
+    fine_tune: Schedule = Field(default_factory=lambda: _paper_schedule(1e-5, 10, 2000))
+
+
+class LevelSource(Strict):
+    """One level of theory of a dataset (folder, npz, extxyz or ASE database)."""
+
+    path: str
+    level: str | None = Field(None, description="None: the file's only level")
+
+
+class DataSettings(Strict):
+    """Which frames train, validate and test; test frames are accurate and never trained on."""
+
+    accurate: LevelSource
+    inaccurate: LevelSource | None = None
+    n_accurate_train: int = Field(ge=1)
+    n_inaccurate_train: int | None = Field(None, ge=0)
+    budget: float | None = Field(
+        None, gt=0, description="accurate-label equivalents; sets n_inaccurate_train")
+    cost_ratio: float | Literal["measured"] = "measured"
+    n_validation: int = Field(50, ge=1)
+    n_test: int = Field(500, ge=1)
+    split_seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_way_to_size_inaccurate(self) -> DataSettings:
+        if self.budget is not None and self.n_inaccurate_train is not None:
+            raise ValueError("give n_inaccurate_train or budget, not both")
+        return self
+
+
+class ModelSettings(Strict):
+    name: str = "egnn"
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class LossSettings(Strict):
+    """Eq. 1: (1 - rho) * force loss + rho * energy loss; l_f, l_e in {mae, mse}.
+
+    ``weight_normalisation`` for Eq. 2: ``mean`` divides the weighted sum by the number of
+    frames in the batch (Eq. 2 up to the constant 1/M); ``weighted_mean`` divides by the sum
+    of the batch's weights, so that a small gamma selects frames instead of shrinking the loss.
+    """
+
+    rho: float = Field(0.001, ge=0, le=1)
+    force_loss: Literal["mae", "mse"] = "mse"
+    energy_loss: Literal["mae", "mse"] = "mse"
+    weight_normalisation: Literal["mean", "weighted_mean"] = "mean"
+
+
+class AsteroidSettings(Strict):
+    """Bias B = reduction over atoms and components of |F(x; theta_0) - f| (kcal/mol/A).
+
+    ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the paper's gamma
+    grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger). ``normalise_bias``
+    divides B by its median over the inaccurate training frames (off: the paper's raw B).
+    """
+
+    gammas: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0, 2.0], min_length=1)
+    bias_reduction: Literal["mean", "sum"] = "mean"
+    normalise_bias: bool = False
+
+    @model_validator(mode="after")
+    def _positive_gammas(self) -> AsteroidSettings:
+        if any(gamma <= 0 for gamma in self.gammas):
+            raise ValueError("every gamma must be positive")
+        return self
+
+
+class ScoreMatchingSettings(Strict):
+    """Sliced score matching; temperature None: the unlabeled frames' ``temperature_K``."""
+
+    n_projections: int = Field(1, ge=1)
+    projection: Literal["rademacher", "gaussian"] = "rademacher"
+    temperature_K: float | None = Field(None, gt=0)
+
+
+class FineTuneSettings(Strict):
+    """``align_energy_zero``: before fine-tuning, shift the per-element energy offsets so the
+    model's mean energy matches the accurate training frames. Forces and learned parameters
+    are untouched; without it, the energy zero of the inaccurate level (thousands of kcal/mol
+    away) would dominate the first fine-tuning steps."""
+
+    align_energy_zero: bool = True
+
+
+class TrackingSettings(Strict):
+    enabled: bool = True
+    uri: str | None = Field(None, description="None: $MLFLOW_TRACKING_URI, else ./mlflow.db")
+    experiment: str = "asteroid-harness"
+
+
+class TrainConfig(Strict):
+    """One experiment: data, model, method and its stages, tracking."""
+
+    name: str
+    method: Method
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "float64"] = "float32"
+    deterministic: bool = False
+    cpu_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads on CPU; None: torch's default. Use 1 "
+        "when other jobs share the cores: spinning OpenMP threads then slow training 100-fold")
+    output_dir: str | None = Field(None, description="None: runs/<name>")
+    progress: bool = True
+    data: DataSettings
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    loss: LossSettings = Field(default_factory=LossSettings)
+    schedules: Schedules = Field(default_factory=Schedules)
+    asteroid: AsteroidSettings = Field(default_factory=AsteroidSettings)
+    score_matching: ScoreMatchingSettings = Field(default_factory=ScoreMatchingSettings)
+    fine_tune: FineTuneSettings = Field(default_factory=FineTuneSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+
+    @model_validator(mode="after")
+    def _inaccurate_level_when_needed(self) -> TrainConfig:
+        if self.method != "standard" and self.data.inaccurate is None:
+            raise ValueError(f"method '{self.method}' needs data.inaccurate "
+                             "(the unlabeled level for score_matching)")
+        return self
+
+
+def _key_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "<top>"
+
+
+def parse_config(content: dict[str, Any], source: str) -> TrainConfig:
+    """Validate a mapping; the first problem becomes a ConfigError naming ``source`` and key."""
+    if not isinstance(content, dict):
+        raise ConfigError(source, "<top>", "expected a mapping of keys to values")
+    try:
+        return TrainConfig.model_validate(content)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise ConfigError(source, _key_path(location), message) from None
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a YAML training config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "<file>", "no such file")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise ConfigError(str(path), "<file>", f"malformed YAML{where}") from None
+    config = parse_config(content, str(path))
+    _require_data_paths(config, str(path))
+    return config
+
+
+def _require_data_paths(config: TrainConfig, source: str) -> None:
+    """Dataset paths are relative to the working directory (the project root)."""
+    for role in ("accurate", "inaccurate"):
+        level_source = getattr(config.data, role)
+        if level_source is not None and not Path(level_source.path).exists():
+            raise ConfigError(source, f"data.{role}.path",
+                              f"no dataset at '{level_source.path}' (relative to {Path.cwd()})")
+
+
+def flatten(content: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping as dotted keys (for MLflow parameters)."""
+    flat: dict[str, Any] = {}
+    for key, value in content.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,249 @@
+"""Run one training config end to end: data, method, test metrics, files, MLflow.
+
+The output folder (``output_dir``, default ``runs/<name>``) holds the config snapshot, one
+checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` and, for ASTEROID, the
+bias table and histogram. Running the same config again resumes from the checkpoints; a
+different config in the same folder is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from harness.data.frames import FrameSet
+from harness.data.store import write_json_atomically
+from harness.errors import ConfigError
+from harness.train.config import (
+    METHODS_WITH_INACCURATE_LABELS,
+    LevelSource,
+    TrainConfig,
+    flatten,
+    load_config,
+)
+from harness.train.methods import MethodContext, MethodOutcome, Splits, run_method
+from harness.train.metrics import force_energy_metrics
+from harness.train.prediction import labels, predict
+from harness.train.tracking import MlflowTracker, NullTracker, Tracker
+
+RUN_ID_FILE = "mlflow_run_id.txt"
+
+
+def resolve_device(requested: str) -> torch.device:
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("<config>", "device", "cuda requested but no CUDA device is available")
+    return torch.device(requested)
+
+
+def load_level(level_source: LevelSource, config_source: str, key: str) -> FrameSet:
+    """One level of a dataset; the level may be omitted when the dataset has only one."""
+    from harness.data.readers import load_any
+
+    dataset = load_any(level_source.path)
+    if level_source.level is None:
+        if len(dataset.levels) != 1:
+            raise ConfigError(config_source, f"{key}.level",
+                              f"the dataset has levels {sorted(dataset.levels)}: choose one")
+        return next(iter(dataset.levels.values()))
+    if level_source.level not in dataset.levels:
+        raise ConfigError(config_source, f"{key}.level",
+                          f"unknown level '{level_source.level}'; the dataset at "
+                          f"'{level_source.path}' has {sorted(dataset.levels)}")
+    return dataset.levels[level_source.level]
+
+
+def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate: FrameSet,
+                             config_source: str) -> tuple[int, dict[str, float]]:
+    """Frames of inaccurate training data, from the config's count or its budget."""
+    data = config.data
+    if config.method == "delta_ml":
+        return 0, {}
+    if data.budget is None:
+        if data.n_inaccurate_train is None:
+            raise ConfigError(config_source, "data.n_inaccurate_train",
+                              f"method '{config.method}' needs it (or data.budget)")
+        return data.n_inaccurate_train, {}
+    from harness.data.budget import budget_cost, inaccurate_frames_for_budget, resolve_cost_ratio
+
+    try:
+        ratio = resolve_cost_ratio(data.cost_ratio, accurate, inaccurate)
+        n_inaccurate = inaccurate_frames_for_budget(data.budget, data.n_accurate_train, ratio)
+    except ConfigError as error:  # the budget helpers do not know the file
+        raise ConfigError(config_source, f"data.{error.key_path}", error.problem) from None
+    return n_inaccurate, {"cost_ratio": ratio,
+                          "budget": budget_cost(data.n_accurate_train, n_inaccurate, ratio)}
+
+
+def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dict[str, Any]]:
+    """Load the levels and split them; test frames are accurate and kept out of training."""
+    from harness.data.splits import split_multi_fidelity
+
+    data = config.data
+    accurate = load_level(data.accurate, config_source, "data.accurate")
+    inaccurate = None
+    if config.method != "standard":
+        inaccurate = load_level(data.inaccurate, config_source, "data.inaccurate")
+        if config.method in METHODS_WITH_INACCURATE_LABELS and not inaccurate.is_labelled:
+            raise ConfigError(config_source, "data.inaccurate.level",
+                              f"method '{config.method}' needs labelled inaccurate frames")
+    n_inaccurate, budget = (0, {}) if inaccurate is None else inaccurate_training_size(
+        config, accurate, inaccurate, config_source)
+    split = split_multi_fidelity(
+        accurate, inaccurate, n_accurate_train=data.n_accurate_train,
+        n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
+        split_seed=data.split_seed, train_seed=config.seed)
+    splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
+                    test=split.test, inaccurate_train=split.inaccurate_train,
+                    inaccurate_level=inaccurate)
+    sizes = {"n_accurate_train": len(split.accurate_train),
+             "n_validation": len(split.validation), "n_test": len(split.test),
+             "n_inaccurate_train": 0 if split.inaccurate_train is None
+             else len(split.inaccurate_train), **budget}
+    return splits, sizes
+
+
+def test_metrics(outcome: MethodOutcome, batch_size: int, device: torch.device
+                 ) -> dict[str, float]:
+    predicted_energies, predicted_forces = predict(outcome.model, outcome.test_graphs,
+                                                   batch_size, device)
+    true_energies, true_forces = labels(outcome.test_graphs)
+    return force_energy_metrics(predicted_energies, predicted_forces, true_energies, true_forces)
+
+
+def write_bias_table(table: dict[str, np.ndarray], folder: Path) -> list[Path]:
+    """Per-frame bias and weights as CSV and npz, and a histogram PNG; returns the files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = list(table)
+    csv_path, npz_path, png_path = (folder / "bias_weights.csv", folder / "bias_weights.npz",
+                                    folder / "bias_histogram.png")
+    stacked = np.column_stack([np.asarray(table[name], dtype=np.float64) for name in columns])
+    formats = ["%d"] + ["%.6g"] * (len(columns) - 1)
+    np.savetxt(csv_path, stacked, delimiter=",", header=",".join(columns), comments="",
+               fmt=formats)
+    np.savez_compressed(npz_path, **table)
+    figure, (bias_axis, weight_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    bias_axis.hist(table["bias"], bins=50)
+    bias_axis.axvline(float(np.median(table["bias"])), color="k", linestyle="--", label="median")
+    bias_axis.set_xlabel("bias B (kcal/mol/A)")
+    bias_axis.set_ylabel("inaccurate frames")
+    bias_axis.legend()
+    for name in columns:
+        if name.startswith("weight_"):
+            weight_axis.hist(table[name], bins=50, range=(0, 1), histtype="step",
+                             label=name.removeprefix("weight_"))
+    weight_axis.set_xlabel("weight exp(-B / gamma)")
+    weight_axis.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+    return [csv_path, npz_path, png_path]
+
+
+def claim_output_folder(config: TrainConfig, output: Path, config_source: str) -> None:
+    """Write the config snapshot, or check that a resumed run has the same config."""
+    snapshot = output / "config.yaml"
+    content = config.model_dump(mode="json")
+    if snapshot.exists():
+        previous = yaml.safe_load(snapshot.read_text())
+        if previous != content:
+            raise ConfigError(config_source, "output_dir",
+                              f"'{output}' holds a run of a different config: choose another "
+                              "output_dir or delete that folder")
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    snapshot.write_text(yaml.safe_dump(content, sort_keys=False))
+
+
+def open_tracker(config: TrainConfig, output: Path) -> Tracker:
+    if not config.tracking.enabled:
+        return NullTracker()
+    run_id_path = output / RUN_ID_FILE
+    run_id = run_id_path.read_text().strip() if run_id_path.exists() else None
+    tracker = MlflowTracker(config.tracking.uri, config.tracking.experiment, config.name, run_id)
+    run_id_path.write_text(tracker.run_id)
+    return tracker
+
+
+def run(config: TrainConfig, config_source: str = "<config>",
+        output_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and test one config; returns (and writes to results.json) the final metrics."""
+    started = time.perf_counter()
+    output = Path(output_dir or config.output_dir or Path("runs") / config.name)
+    claim_output_folder(config, output, config_source)
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
+    try:
+        return _run_in(config, config_source, output, started)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _run_in(config: TrainConfig, config_source: str, output: Path, started: float
+            ) -> dict[str, Any]:
+    if config.cpu_threads is not None:
+        torch.set_num_threads(config.cpu_threads)
+    device = resolve_device(config.device)
+    dtype = torch.float64 if config.dtype == "float64" else torch.float32
+    splits, sizes = prepare_splits(config, config_source)
+
+    tracker = open_tracker(config, output)
+    try:
+        tracker.log_params({**flatten(config.model_dump(mode="json")),
+                            **{f"data.actual.{k}": v for k, v in sizes.items()}})
+
+        def log_epoch(stage: str, record: dict[str, float]) -> None:
+            tracker.log_metrics({f"{stage}.{key}": value for key, value in record.items()
+                                 if key != "epoch"}, step=int(record["epoch"]))
+
+        context = MethodContext(config, device, dtype, output / "checkpoints", log_epoch)
+        outcome = run_method(context, splits)
+        metrics = test_metrics(outcome, config.schedules.accurate.evaluation_batch_size, device)
+        results = {
+            "name": config.name, "method": config.method, "model": config.model.name,
+            "seed": config.seed, "device": str(device), "dtype": config.dtype,
+            "test": metrics, "data": sizes,
+            "needs_inaccurate_label_at_inference": config.method == "delta_ml",
+            "details": outcome.details,
+            "stages": [stage.to_dict() for stage in outcome.stages],
+            "wall_seconds": time.perf_counter() - started,
+        }
+        write_json_atomically(output / "results.json", results)
+        torch.save({"state_dict": outcome.model.state_dict(), "model": config.model.name,
+                    "hyperparameters": config.model.hyperparameters,
+                    "config": config.model_dump(mode="json")}, output / "model.pt")
+        tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
+        tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
+                             for stage in outcome.stages})
+        for path in (output / "results.json", output / "model.pt", output / "config.yaml"):
+            tracker.log_artifact(path)
+        if outcome.bias_table is not None:
+            for path in write_bias_table(outcome.bias_table, output / "bias"):
+                tracker.log_artifact(path, "bias")
+    except BaseException:
+        tracker.close("FAILED")
+        raise
+    tracker.close()
+    return results
+
+
+def run_file(path: str | Path, output_dir: str | Path | None = None) -> dict[str, Any]:
+    """``harness train CONFIG.yaml``: load, validate and run."""
+    return run(load_config(path), str(path), output_dir)
+
+
+def summary_line(results: dict[str, Any]) -> str:
+    test = results["test"]
+    return json.dumps({"name": results["name"], "method": results["method"], **test})

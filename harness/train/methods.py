@@ -1,0 +1,280 @@
+"""The methods as compositions of stages, each one configuration key away.
+
+- standard: Eq. 1 on the accurate training frames.
+- asteroid: stage 1 (theta_0 on accurate frames), bias of every inaccurate training frame,
+  then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma)) and stage 3
+  (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss.
+- no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
+- score_matching: sliced score matching on unlabeled frames, then fine-tuning.
+- delta_ml: learn accurate - inaccurate labels on paired frames; prediction = inaccurate
+  label + model, so it needs the inaccurate label at inference.
+
+Nothing here touches MLflow or writes results: side effects stay in ``experiment``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from harness.data.frames import FrameSet
+from harness.data.pairing import pair_frames
+from harness.errors import ConfigError
+from harness.train.batching import frames_to_graphs, make_loader
+from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
+from harness.train.checkpoint import seed_everything
+from harness.train.config import Schedule, TrainConfig
+from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
+from harness.train.prediction import predict
+from harness.train.trainer import EpochCallback, StageResult, Trainer
+from models import ForceField, build_model
+
+# Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
+SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Accurate training, validation and test frames; inaccurate (or unlabeled) training frames.
+
+    ``inaccurate_level`` is the whole inaccurate level, used by Delta-ML to pair any accurate
+    frame (test frames included) with its inaccurate label.
+    """
+
+    accurate_train: FrameSet
+    validation: FrameSet
+    test: FrameSet
+    inaccurate_train: FrameSet | None = None
+    inaccurate_level: FrameSet | None = None
+
+
+@dataclass
+class MethodContext:
+    config: TrainConfig
+    device: torch.device
+    dtype: torch.dtype
+    checkpoint_dir: Path
+    on_epoch: EpochCallback | None = None
+
+
+@dataclass
+class MethodOutcome:
+    """The final model, the frames to test it on, every stage's result and method details."""
+
+    model: ForceField
+    test_graphs: list[Data]
+    stages: list[StageResult]
+    details: dict[str, Any] = field(default_factory=dict)
+    bias_table: dict[str, np.ndarray] | None = None
+
+
+def stage_seed(seed: int, name: str) -> int:
+    """A seed per stage name, so that stages do not share shuffling order by accident."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**31
+
+
+def supervised_loss(config: TrainConfig) -> SupervisedLoss:
+    loss = config.loss
+    return SupervisedLoss(rho=loss.rho, force_loss=loss.force_loss,
+                          energy_loss=loss.energy_loss,
+                          weight_normalisation=loss.weight_normalisation)
+
+
+def validation_loss(config: TrainConfig, forces_only: bool = False) -> SupervisedLoss:
+    """Eq. 1 without weights on the accurate validation frames: what stages and gamma
+    selection measure. ``forces_only`` (rho = 0) for models trained on another level (stage 2,
+    score matching): their energy zero is that level's, thousands of kcal/mol away, and would
+    swamp the force term until fine-tuning realigns it."""
+    loss = replace(supervised_loss(config), weight_normalisation="mean")
+    return replace(loss, rho=0.0) if forces_only else loss
+
+
+def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> ForceField:
+    """A new model seeded by stage name, with scale and shift fitted on ``scale_frames``.
+
+    A backbone with ``fit_scaling(batches)`` also gets up to 16 batches of those frames.
+    """
+    config = context.config
+    seed_everything(stage_seed(config.seed, name))
+    model = build_model(config.model.name, config.model.hyperparameters)
+    n_frames = len(scale_frames)
+    model.fit_scale_shift([scale_frames.atomic_numbers] * n_frames, scale_frames.energies,
+                          list(scale_frames.forces))
+    model = model.to(device=context.device, dtype=context.dtype)
+    fit_scaling = getattr(model, "fit_scaling", None)  # backbones with activation scaling
+    if callable(fit_scaling):
+        loader = make_loader(graphs(context, scale_frames), SCALING_BATCH_SIZE, shuffle=False)
+        fit_scaling([batch.to(context.device) for batch, _ in zip(loader, range(SCALING_BATCHES),
+                                                                  strict=False)])
+    return model
+
+
+@torch.no_grad()
+def align_energy_zero(model: ForceField, frames: FrameSet, context: MethodContext) -> None:
+    """Shift the per-element energy offsets by the least-squares mean residual on ``frames``.
+
+    Leaves forces and learned parameters unchanged; only the energy zero moves.
+    """
+    with torch.enable_grad():
+        predicted, _ = predict(model, graphs(context, frames), 100, context.device)
+    residual = frames.energies - predicted
+    counts = np.tile(np.bincount(frames.atomic_numbers,
+                                 minlength=model.max_atomic_number + 1), (len(frames), 1))
+    shift, *_ = np.linalg.lstsq(counts.astype(np.float64), residual, rcond=None)
+    model.atomic_energy_shift.add_(torch.as_tensor(shift, dtype=model.atomic_energy_shift.dtype,
+                                                   device=model.atomic_energy_shift.device))
+
+
+def graphs(context: MethodContext, frames: FrameSet,
+           weights: np.ndarray | None = None) -> list[Data]:
+    return frames_to_graphs(frames, weights, dtype=context.dtype)
+
+
+def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Schedule,
+              objective: Any, train_frames: FrameSet, validation_frames: FrameSet,
+              weights: np.ndarray | None = None, validate_forces_only: bool = False
+              ) -> StageResult:
+    config = context.config
+    trainer = Trainer(schedule, context.device, stage_seed(config.seed, name),
+                      progress=config.progress, on_epoch=context.on_epoch)
+    return trainer.fit(name, model, objective, graphs(context, train_frames, weights),
+                       graphs(context, validation_frames),
+                       validation_loss(config, validate_forces_only),
+                       context.checkpoint_dir / f"{name}.pt")
+
+
+def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Splits
+              ) -> StageResult:
+    """Stage 3: Eq. 1 on the accurate frames, starting from ``model``'s parameters."""
+    if context.config.fine_tune.align_energy_zero:
+        align_energy_zero(model, splits.accurate_train, context)
+    return run_stage(context, name, model, context.config.schedules.fine_tune,
+                     supervised_loss(context.config), splits.accurate_train, splits.validation)
+
+
+def standard(context: MethodContext, splits: Splits) -> MethodOutcome:
+    model = fresh_model(context, "standard", splits.accurate_train)
+    result = run_stage(context, "standard", model, context.config.schedules.accurate,
+                       supervised_loss(context.config), splits.accurate_train, splits.validation)
+    return MethodOutcome(model, graphs(context, splits.test), [result])
+
+
+def stage_one_bias(context: MethodContext, splits: Splits
+                   ) -> tuple[StageResult, np.ndarray, np.ndarray]:
+    """Train theta_0 on the accurate frames; raw and used bias of each inaccurate frame."""
+    config = context.config
+    model = fresh_model(context, "stage1", splits.accurate_train)
+    result = run_stage(context, "stage1", model, config.schedules.accurate,
+                       supervised_loss(config), splits.accurate_train, splits.validation)
+    inaccurate = splits.inaccurate_train
+    _, predicted = predict(model, graphs(context, inaccurate),
+                           config.schedules.accurate.evaluation_batch_size, context.device)
+    raw = force_discrepancy(predicted, inaccurate.forces, config.asteroid.bias_reduction)
+    used = normalise_by_median(raw) if config.asteroid.normalise_bias else raw
+    return result, raw, used
+
+
+def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
+             with_fine_tuning: bool = True) -> MethodOutcome:
+    """Stages 1-3 per gamma (stage 1 only when bias-aware); the best gamma by validation."""
+    config = context.config
+    stages: list[StageResult] = []
+    bias_table: dict[str, np.ndarray] | None = None
+    if bias_aware:
+        stage_one, raw_bias, used_bias = stage_one_bias(context, splits)
+        stages.append(stage_one)
+        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": raw_bias,
+                      "bias_used": used_bias}
+        gammas: list[float | None] = list(config.asteroid.gammas)
+    else:
+        gammas = [None]
+
+    validation_by_gamma: dict[str, float] = {}
+    best: tuple[float, float | None, dict[str, torch.Tensor]] | None = None
+    for gamma in gammas:
+        suffix = "" if gamma is None else f"_gamma{gamma:g}"
+        weights = None if gamma is None else bias_weights(used_bias, gamma)
+        if bias_table is not None and weights is not None:
+            bias_table[f"weight_gamma{gamma:g}"] = weights
+        model = fresh_model(context, "stage2", splits.inaccurate_train)
+        result = run_stage(context, f"stage2{suffix}", model, config.schedules.inaccurate,
+                           supervised_loss(config), splits.inaccurate_train, splits.validation,
+                           weights, validate_forces_only=True)
+        stages.append(result)
+        if with_fine_tuning:
+            result = fine_tune(context, f"stage3{suffix}", model, splits)
+            stages.append(result)
+        if gamma is not None:
+            validation_by_gamma[f"{gamma:g}"] = result.best_validation_loss
+        if best is None or result.best_validation_loss < best[0]:
+            best = (result.best_validation_loss, gamma,
+                    {key: value.detach().clone() for key, value in model.state_dict().items()})
+    model.load_state_dict(best[2])
+    details: dict[str, Any] = {"bias_aware": bias_aware, "fine_tuned": with_fine_tuning}
+    if bias_aware:
+        details.update(chosen_gamma=best[1], validation_loss_by_gamma=validation_by_gamma,
+                       bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()))
+    return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
+
+
+def score_matching(context: MethodContext, splits: Splits) -> MethodOutcome:
+    """Sliced score matching on unlabeled frames (scale fitted on accurate frames), fine-tune."""
+    config = context.config
+    unlabeled = splits.inaccurate_train
+    temperature = config.score_matching.temperature_K or unlabeled.temperature_K
+    if temperature is None:
+        raise ConfigError("<config>", "score_matching.temperature_K",
+                          f"the frames of {unlabeled.source} carry no temperature: set it")
+    objective = SlicedScoreMatchingLoss(temperature_K=temperature,
+                                        n_projections=config.score_matching.n_projections,
+                                        projection=config.score_matching.projection)
+    model = fresh_model(context, "score_matching", splits.accurate_train)
+    pretraining = run_stage(context, "score_matching", model, config.schedules.unlabeled,
+                            objective, unlabeled, splits.validation,
+                            validate_forces_only=True)
+    tuned = fine_tune(context, "fine_tune", model, splits)
+    return MethodOutcome(model, graphs(context, splits.test), [pretraining, tuned],
+                         {"temperature_K": temperature,
+                          "thermal_energy_kcal_per_mol": objective.thermal_energy})
+
+
+def label_differences(accurate: FrameSet, inaccurate: FrameSet) -> FrameSet:
+    """Accurate frames that have an inaccurate partner, labelled with accurate - inaccurate."""
+    accurate_index, inaccurate_index = pair_frames(accurate, inaccurate)
+    paired = accurate.subset(accurate_index)
+    return replace(paired,
+                   energies=paired.energies - inaccurate.energies[inaccurate_index],
+                   forces=paired.forces - inaccurate.forces[inaccurate_index],
+                   level=f"{accurate.level}-minus-{inaccurate.level}")
+
+
+def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
+    """Eq. 4: errors of (inaccurate + model) against accurate labels equal the errors of the
+    model against the label differences, so training and testing use difference labels."""
+    inaccurate = splits.inaccurate_level
+    train, validation, test = (label_differences(frames, inaccurate) for frames in
+                               (splits.accurate_train, splits.validation, splits.test))
+    model = fresh_model(context, "delta_ml", train)
+    result = run_stage(context, "delta_ml", model, context.config.schedules.accurate,
+                       supervised_loss(context.config), train, validation)
+    details = {"needs_inaccurate_label_at_inference": True, "n_paired_train": len(train),
+               "n_paired_validation": len(validation), "n_paired_test": len(test)}
+    return MethodOutcome(model, graphs(context, test), [result], details)
+
+
+def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
+    method = context.config.method
+    if method == "standard":
+        return standard(context, splits)
+    if method == "score_matching":
+        return score_matching(context, splits)
+    if method == "delta_ml":
+        return delta_ml(context, splits)
+    return asteroid(context, splits, bias_aware=method != "no_bat",
+                    with_fine_tuning=method != "no_ft")

@@ -1,0 +1,102 @@
+"""MLflow at the edge: the one place that knows about tracking URIs, runs and artifacts.
+
+The tracking URI is the config's, else ``$MLFLOW_TRACKING_URI``, else a SQLite file
+``mlflow.db`` in the project root with artifacts under ``mlartifacts/`` (set explicitly when the
+experiment is created, so that runs never scatter ``mlruns/`` folders into the working
+directory). ``NullTracker`` lets the trainer and methods run without MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MAX_PARAM_LENGTH = 500
+
+
+class Tracker(Protocol):
+    def log_params(self, params: dict[str, Any]) -> None: ...
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def log_artifact(self, path: Path, folder: str | None = None) -> None: ...
+    def close(self, status: str = "FINISHED") -> None: ...
+
+
+class NullTracker:
+    """Tracks nothing (tests, and ``tracking.enabled: false``)."""
+
+    run_id: str | None = None
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        del params
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        del metrics, step
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        del path, folder
+
+    def close(self, status: str = "FINISHED") -> None:
+        del status
+
+
+def resolve_tracking_uri(configured: str | None) -> str:
+    if configured:
+        return configured
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """``mlartifacts/`` beside a SQLite database; the server's choice otherwise."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    database = Path(tracking_uri.removeprefix("sqlite:///"))
+    return (database.parent / "mlartifacts").resolve().as_uri()
+
+
+class MlflowTracker:
+    """One MLflow run; ``run_id`` given resumes it (a killed run continues its record)."""
+
+    def __init__(self, tracking_uri: str | None, experiment: str, run_name: str,
+                 run_id: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        uri = resolve_tracking_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=uri)
+        found = self.client.get_experiment_by_name(experiment)
+        if found is not None:
+            experiment_id = found.experiment_id
+        else:
+            experiment_id = self.client.create_experiment(
+                experiment, artifact_location=default_artifact_location(uri))
+        if run_id is None:
+            run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
+        else:
+            self.client.update_run(run_id, status="RUNNING")
+        self.run_id = run_id
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        logged = self.client.get_run(self.run_id).data.params
+        fresh = [Param(key, str(value)[:MAX_PARAM_LENGTH]) for key, value in params.items()
+                 if key not in logged]
+        for start in range(0, len(fresh), 100):
+            self.client.log_batch(self.run_id, params=fresh[start:start + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        entries = [Metric(key, float(value), now, step or 0) for key, value in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=entries)
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+
+    def close(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from train_toy import tiny_config
+
+from harness.errors import ConfigError
+from harness.train.config import load_config, parse_config
+
+
+def write(tmp_path: Path, content: dict | str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
+    return path
+
+
+def dataset_config(tmp_path: Path, **changes: object) -> dict:
+    (tmp_path / "toy").mkdir(exist_ok=True)
+    config = tiny_config(**changes)
+    for role in ("accurate", "inaccurate"):
+        config["data"][role]["path"] = str(tmp_path / "toy")
+    return config
+
+
+def error_of(path: Path) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "\n" not in str(caught.value)
+    assert str(path) in str(caught.value)
+    return caught.value
+
+
+def test_valid_config_loads_with_paper_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, dataset_config(tmp_path)))
+    assert config.loss.rho == 0.001
+    assert config.asteroid.bias_reduction == "mean"
+    assert not config.asteroid.normalise_bias
+
+
+def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, "name: [unclosed\nmethod: standard\n"))
+    assert "malformed YAML" in str(error)
+
+
+def test_unknown_key_names_its_path(tmp_path: Path) -> None:
+    config = dataset_config(tmp_path)
+    config["schedules"]["fine_tune"]["learning_rte"] = 1e-5
+    error = error_of(write(tmp_path, config))
+    assert error.key_path == "schedules.fine_tune.learning_rte"
+    assert "unknown key" in str(error)
+
+
+def test_unknown_method_is_an_error(tmp_path: Path) -> None:
+    error = error_of(write(tmp_path, dataset_config(tmp_path, method="magic")))
+    assert error.key_path == "method"
+
+
+def test_missing_dataset_is_an_error(tmp_path: Path) -> None:
+    config = dataset_config(tmp_path)
+    config["data"]["accurate"]["path"] = str(tmp_path / "nowhere")
+    error = error_of(write(tmp_path, config))
+    assert error.key_path == "data.accurate.path"
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    assert error_of(tmp_path / "absent.yaml").key_path == "<file>"
+
+
+def test_budget_and_inaccurate_count_exclude_each_other() -> None:
+    config = tiny_config()
+    config["data"]["budget"] = 25
+    with pytest.raises(ConfigError, match="not both"):
+        parse_config(config, "x.yaml")
+
+
+def test_methods_with_inaccurate_frames_need_an_inaccurate_level() -> None:
+    config = tiny_config(method="asteroid")
+    del config["data"]["inaccurate"]
+    with pytest.raises(ConfigError, match="data.inaccurate"):
+        parse_config(config, "x.yaml")
+
+
+def test_non_positive_gamma_is_an_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tiny_config(asteroid={"gammas": [0.5, 0.0]}), "x.yaml")
+    assert caught.value.key_path == "asteroid"

@@ -1,0 +1,151 @@
+"""The methods as stage compositions, including the authors' known defects as tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from train_toy import tiny_config, toy_frames
+
+from harness.train import methods
+from harness.train.bias import bias_weights
+from harness.train.config import parse_config
+from harness.train.methods import MethodContext, Splits, run_method
+
+
+def toy_splits(inaccurate_labelled: bool = True) -> Splits:
+    accurate = toy_frames(16, seed=0, level="accurate")
+    inaccurate = toy_frames(32, seed=5, level="inaccurate", stiffness=40.0,
+                            labelled=inaccurate_labelled)
+    return Splits(accurate_train=accurate, validation=toy_frames(8, seed=1, level="accurate"),
+                  test=toy_frames(8, seed=2, level="accurate"), inaccurate_train=inaccurate,
+                  inaccurate_level=inaccurate)
+
+
+def context(tmp_path: Path, method: str, **changes: Any) -> MethodContext:
+    config = parse_config(tiny_config(method, **changes), "toy.yaml")
+    return MethodContext(config, torch.device("cpu"), torch.float64, tmp_path)
+
+
+class StageRecorder:
+    """Wraps ``methods.run_stage`` and keeps each stage's weights and parameters at its ends."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.start: dict[str, dict[str, torch.Tensor]] = {}
+        self.end: dict[str, dict[str, torch.Tensor]] = {}
+        self.weights: dict[str, np.ndarray | None] = {}
+        self.options: dict[str, dict[str, Any]] = {}
+        original = methods.run_stage
+
+        def recorded(context, name, model, schedule, objective, train_frames, validation_frames,
+                     weights=None, **options):
+            self.start[name] = snapshot(model)
+            self.weights[name] = weights
+            self.options[name] = options
+            result = original(context, name, model, schedule, objective, train_frames,
+                              validation_frames, weights, **options)
+            self.end[name] = snapshot(model)
+            return result
+
+        monkeypatch.setattr(methods, "run_stage", recorded)
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def test_asteroid_stage_three_starts_from_stage_two(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The authors' fine-tuning script never loaded the stage-2 model: here it must."""
+    recorder = StageRecorder(monkeypatch)
+    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
+    for gamma in ("0.5", "2"):
+        start, end = recorder.start[f"stage3_gamma{gamma}"], recorder.end[f"stage2_gamma{gamma}"]
+        for name, value in end.items():
+            if name != "atomic_energy_shift":  # only the energy zero is re-aligned
+                assert torch.equal(start[name], value), name
+        fresh = recorder.start[f"stage2_gamma{gamma}"]
+        assert not torch.equal(fresh["atom_energy.2.weight"], end["atom_energy.2.weight"])
+    assert [stage.name for stage in outcome.stages] == [
+        "stage1", "stage2_gamma0.5", "stage3_gamma0.5", "stage2_gamma2", "stage3_gamma2"]
+
+
+def test_asteroid_stage_two_trains_on_bias_weights(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The authors' stage 2 ran unweighted: here each gamma's weights reach the loss."""
+    recorder = StageRecorder(monkeypatch)
+    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
+    bias = outcome.bias_table["bias"]
+    assert bias.shape == (32,) and np.all(bias > 0)
+    for gamma in (0.5, 2.0):
+        weights = recorder.weights[f"stage2_gamma{gamma:g}"]
+        assert np.allclose(weights, bias_weights(bias, gamma))
+        assert np.allclose(outcome.bias_table[f"weight_gamma{gamma:g}"], weights)
+    assert recorder.weights["stage1"] is None
+    # stage 2's model has the inaccurate level's energy zero: it validates on forces only
+    assert recorder.options["stage2_gamma0.5"] == {"validate_forces_only": True}
+    assert recorder.options["stage3_gamma0.5"] == {}
+
+
+def test_gamma_is_chosen_by_validation_loss(tmp_path: Path) -> None:
+    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
+    losses = outcome.details["validation_loss_by_gamma"]
+    assert set(losses) == {"0.5", "2"}
+    assert f"{outcome.details['chosen_gamma']:g}" == min(losses, key=losses.get)
+
+
+def test_median_normalised_bias_has_median_one(tmp_path: Path) -> None:
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [1.0], "normalise_bias": True}), toy_splits())
+    assert np.median(outcome.bias_table["bias_used"]) == pytest.approx(1.0)
+    assert not np.allclose(outcome.bias_table["bias"], outcome.bias_table["bias_used"])
+
+
+def test_ablations_drop_weights_or_fine_tuning(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = StageRecorder(monkeypatch)
+    no_bat = run_method(context(tmp_path / "no_bat", "no_bat"), toy_splits())
+    assert [stage.name for stage in no_bat.stages] == ["stage2", "stage3"]
+    assert recorder.weights["stage2"] is None and no_bat.bias_table is None
+    no_ft = run_method(context(tmp_path / "no_ft", "no_ft"), toy_splits())
+    assert [stage.name for stage in no_ft.stages] == ["stage1", "stage2_gamma0.5",
+                                                      "stage2_gamma2"]
+
+
+def test_score_matching_pretrains_on_unlabeled_frames_then_fine_tunes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = StageRecorder(monkeypatch)
+    outcome = run_method(context(tmp_path, "score_matching"), toy_splits(False))
+    assert [stage.name for stage in outcome.stages] == ["score_matching", "fine_tune"]
+    start, end = recorder.start["fine_tune"], recorder.end["score_matching"]
+    assert torch.equal(start["atom_energy.2.weight"], end["atom_energy.2.weight"])
+    assert outcome.details["temperature_K"] == 300.0
+    assert all(np.isfinite(r["train_loss"]) for s in outcome.stages for r in s.history)
+
+
+def test_standard_trains_one_stage_and_tests_on_accurate_frames(tmp_path: Path) -> None:
+    splits = toy_splits()
+    outcome = run_method(context(tmp_path, "standard"), splits)
+    assert [stage.name for stage in outcome.stages] == ["standard"]
+    assert len(outcome.test_graphs) == len(splits.test)
+
+
+def test_fresh_models_with_fit_scaling_get_training_batches(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from train_toy import QuadraticModel
+
+    seen: list[int] = []
+
+    class ScaledModel(QuadraticModel):
+        def fit_scaling(self, batches: list) -> None:
+            seen.append(sum(batch.num_graphs for batch in batches))
+
+    monkeypatch.setattr(methods, "build_model", lambda name, hyperparameters: ScaledModel())
+    model = methods.fresh_model(context(tmp_path, "standard"), "standard",
+                                toy_frames(20))
+    assert seen == [20]
+    assert float(model.energy_scale) > 1.0  # fit_scale_shift ran too
