@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import ConfigError
 
-Method = Literal["standard", "asteroid", "no_bat", "no_ft", "score_matching", "delta_ml"]
-METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "delta_ml")
+Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "score_matching",
+                 "delta_ml"]
+METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 
 
 class Strict(BaseModel):

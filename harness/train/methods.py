@@ -5,6 +5,8 @@
   then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma)) and stage 3
   (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss.
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
+- inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
+  cheap labels alone (the MD stability comparison's third arm).
 - score_matching: sliced score matching on unlabeled frames, then fine-tuning.
 - delta_ml: learn accurate - inaccurate labels on paired frames; prediction = inaccurate
   label + model, so it needs the inaccurate label at inference.
@@ -276,5 +278,5 @@ def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
         return score_matching(context, splits)
     if method == "delta_ml":
         return delta_ml(context, splits)
-    return asteroid(context, splits, bias_aware=method != "no_bat",
-                    with_fine_tuning=method != "no_ft")
+    return asteroid(context, splits, bias_aware=method not in ("no_bat", "inaccurate_only"),
+                    with_fine_tuning=method not in ("no_ft", "inaccurate_only"))

@@ -113,6 +113,9 @@ def test_ablations_drop_weights_or_fine_tuning(tmp_path: Path,
     no_ft = run_method(context(tmp_path / "no_ft", "no_ft"), toy_splits())
     assert [stage.name for stage in no_ft.stages] == ["stage1", "stage2_gamma0.5",
                                                       "stage2_gamma2"]
+    only = run_method(context(tmp_path / "only", "inaccurate_only"), toy_splits())
+    assert [stage.name for stage in only.stages] == ["stage2"]
+    assert recorder.weights["stage2"] is None and only.bias_table is None
 
 
 def test_score_matching_pretrains_on_unlabeled_frames_then_fine_tunes(
