@@ -41,10 +41,13 @@ def split_multi_fidelity(
     n_test: int = 500,
     split_seed: int = 0,
     train_seed: int = 0,
+    cap_inaccurate: bool = False,
 ) -> MultiFidelitySplit:
     """Split accurate frames into test, validation and training, and draw inaccurate training.
 
     ``inaccurate`` may be labelled or unlabeled; it is None for single-fidelity training.
+    ``cap_inaccurate`` takes the whole inaccurate pool when more frames are requested than it
+    holds (a budget that affords more cheap labels than exist) instead of failing.
     """
     for field_name, count in (("n_accurate_train", n_accurate_train),
                               ("n_inaccurate_train", n_inaccurate_train),
@@ -67,12 +70,13 @@ def split_multi_fidelity(
                                             train_seed, ACCURATE_STREAM)
     return MultiFidelitySplit(
         accurate_train=accurate_train, validation=validation, test=test,
-        inaccurate_train=_inaccurate_train(inaccurate, n_inaccurate_train, held_out, train_seed),
+        inaccurate_train=_inaccurate_train(inaccurate, n_inaccurate_train, held_out, train_seed,
+                                           cap_inaccurate),
     )
 
 
 def _inaccurate_train(inaccurate: FrameSet | None, n_inaccurate_train: int, held_out: FrameSet,
-                      train_seed: int) -> FrameSet | None:
+                      train_seed: int, cap: bool) -> FrameSet | None:
     if inaccurate is None:
         if n_inaccurate_train > 0:
             raise DataError(held_out.source, "n_inaccurate_train",
@@ -85,6 +89,8 @@ def _inaccurate_train(inaccurate: FrameSet | None, n_inaccurate_train: int, held
                         f"level's {held_out.atomic_numbers.tolist()} ({held_out.source}): two "
                         "molecules mixed")
     pool = _pool_without(inaccurate, np.arange(len(inaccurate)), held_out)
+    if cap:
+        n_inaccurate_train = min(n_inaccurate_train, len(pool))
     _require_available(inaccurate, "n_inaccurate_train", n_inaccurate_train, len(pool),
                        "inaccurate frames that are not validation or test configurations")
     return _prefix_of_permutation(pool, n_inaccurate_train, train_seed, INACCURATE_STREAM)

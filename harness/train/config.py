@@ -79,6 +79,9 @@ class DataSettings(Strict):
     budget: float | None = Field(
         None, gt=0, description="accurate-label equivalents; sets n_inaccurate_train")
     cost_ratio: float | Literal["measured"] = "measured"
+    cap_to_available: bool = Field(
+        True, description="a budget that affords more inaccurate frames than the level holds "
+        "takes them all and records the budget actually spent (false: an error)")
     n_validation: int = Field(50, ge=1)
     n_test: int = Field(500, ge=1)
     split_seed: int = 0

@@ -99,7 +99,13 @@ def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dic
     split = split_multi_fidelity(
         accurate, inaccurate, n_accurate_train=data.n_accurate_train,
         n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
-        split_seed=data.split_seed, train_seed=config.seed)
+        split_seed=data.split_seed, train_seed=config.seed,
+        cap_inaccurate=data.budget is not None and data.cap_to_available)
+    if budget and split.inaccurate_train is not None:
+        from harness.data.budget import budget_cost
+
+        budget["budget"] = budget_cost(len(split.accurate_train), len(split.inaccurate_train),
+                                       budget["cost_ratio"])
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
                     inaccurate_level=inaccurate)

@@ -172,3 +172,19 @@ def test_config_mistake_is_one_line_and_exit_status_two(tmp_path: Path,
     assert main(["train", str(path)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.count("\n") == 0 and str(path) in error and "data" in error
+
+
+def test_budget_beyond_the_cheap_pool_takes_it_all_and_records_the_spend(
+        toy_dataset: Path) -> None:
+    from harness.train.experiment import prepare_splits
+
+    config = toy_config(toy_dataset, "asteroid")
+    del config["data"]["n_inaccurate_train"]
+    config["data"].update(budget=1000.0, cost_ratio=2.0)
+    splits, sizes = prepare_splits(parse_config(config, "toy.yaml"), "toy.yaml")
+    available = N_FRAMES - 24  # every frame but the 16 test and 8 validation configurations
+    assert sizes["n_inaccurate_train"] == len(splits.inaccurate_train) == available
+    assert sizes["budget"] == pytest.approx(16 + available / 2.0)
+    config["data"]["cap_to_available"] = False
+    with pytest.raises(Exception, match="n_inaccurate_train"):
+        prepare_splits(parse_config(config, "toy.yaml"), "toy.yaml")

@@ -48,6 +48,12 @@ def test_inaccurate_pool_is_all_frames_but_the_held_out_configurations(levels):
         split(levels, n_inaccurate_train=341)
 
 
+def test_capped_request_takes_the_whole_inaccurate_pool(levels):
+    capped = split(levels, n_inaccurate_train=5000, cap_inaccurate=True)
+    assert len(capped.inaccurate_train) == 340
+    assert len(split(levels, n_inaccurate_train=30, cap_inaccurate=True).inaccurate_train) == 30
+
+
 def test_test_set_depends_only_on_the_split_seed(levels):
     reference = split(levels)
     for sizes in ({"train_seed": 7}, {"n_accurate_train": 60}, {"n_inaccurate_train": 10},
