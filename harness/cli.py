@@ -56,6 +56,20 @@ def _bench_models(args: argparse.Namespace) -> None:
         write_json(rows, settings, Path(args.json))
 
 
+def _bench_table(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from harness.bench.asteroid_table import SMOKE, TableSettings, run_table, write_outputs
+
+    settings = SMOKE if args.smoke else TableSettings()
+    settings = replace(settings, dataset=args.dataset)
+    if args.methods:
+        settings = replace(settings, methods=tuple(args.methods))
+    table = run_table(settings, Path(args.runs), workers=args.workers)
+    for path in write_outputs(table, Path(args.out)):
+        print(path)
+
+
 def _train(args: argparse.Namespace) -> None:
     from harness.train.experiment import run_file, summary_line
 
@@ -111,6 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_models.add_argument("--molecules", nargs="+", help="default: ethanol aspirin")
     bench_models.add_argument("--json", help="also write the rows to this JSON file")
     bench_models.set_defaults(run=_bench_models)
+
+    bench_table = bench.add_parser(
+        "table", help="force MAE of every method at equal data cost (resumable)")
+    bench_table.add_argument("--dataset", default="data/ethanol")
+    bench_table.add_argument("--runs", default="runs/ethanol-table", help="run folders")
+    bench_table.add_argument("--out", default="results/ethanol-egnn-table",
+                             help="writes OUT.csv and OUT.md")
+    bench_table.add_argument("--workers", type=int, default=2, help="runs at once")
+    bench_table.add_argument("--methods", nargs="+", help="default: every column")
+    bench_table.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
+    bench_table.set_defaults(run=_bench_table)
     return parser
 
 
