@@ -181,6 +181,7 @@ def collect(runs: list[TableRun], folder: Path) -> pd.DataFrame:
             "n_inaccurate_train": data.get("n_inaccurate_train", 0),
             "gamma": details.get("chosen_gamma"),
             "bias_median": details.get("bias_median"),
+            "bias_spearman": _bias_spearman(run, folder),
             "force_mae": results["test"]["force_mae"],
             "force_rmse": results["test"]["force_rmse"],
             "energy_mae": results["test"]["energy_mae"],
@@ -189,13 +190,31 @@ def collect(runs: list[TableRun], folder: Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@lru_cache(maxsize=2)
+def _levels(dataset: str) -> dict[str, Any]:
+    from harness.data.readers import load_any
+
+    return load_any(dataset).levels
+
+
+def _bias_spearman(run: TableRun, folder: Path) -> float | None:
+    """Rank correlation of stage 1's B with the true cheap-level error (``bias_quality``)."""
+    from harness.bench.bias_quality import bias_quality
+
+    table = folder / run.run_id / "bias" / "bias_weights.npz"
+    if not table.exists():
+        return None
+    levels = _levels(run.config["data"]["accurate"]["path"])
+    quality = bias_quality(table, levels["ccsd"], levels[run.config["data"]["inaccurate"]["level"]])
+    return quality.get("spearman_bias_vs_true")
+
+
 @lru_cache(maxsize=4)
 def measured_ratios(dataset: str) -> dict[str, float]:
     """CPU-seconds of a CCSD label over those of each labelled level's label."""
     from harness.data.budget import measured_cost_ratio
-    from harness.data.readers import load_any
 
-    levels = load_any(dataset).levels
+    levels = _levels(dataset)
     return {name: measured_cost_ratio(levels["ccsd"], frames)
             for name, frames in levels.items() if frames.is_labelled}
 
@@ -231,6 +250,22 @@ def summary_markdown(table: pd.DataFrame) -> str:
                 cell += f" ({100 * (mean - reference) / reference:+.0f}%)"
             cells.append(cell + ("" if count == table["seed"].nunique() else f" [n={count}]"))
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" + _bias_markdown(table)
+
+
+def _bias_markdown(table: pd.DataFrame) -> str:
+    """Median B and its rank correlation with the true cheap-level error, per ASTEROID cell."""
+    if "bias_spearman" not in table or table["bias_spearman"].isna().all():
+        return ""
+    rows = table.dropna(subset=["bias_spearman"]).groupby(["method", "budget"]).agg(
+        gamma=("gamma", lambda values: ", ".join(f"{v:g}" for v in sorted(set(values)))),
+        bias_median=("bias_median", "mean"), spearman=("bias_spearman", "mean"))
+    lines = ["", "Stage-1 bias B against the true cheap-level error (frames with both labels):",
+             "", "| method | budget | gamma chosen | median B (kcal/mol/A) | Spearman(B, true) |",
+             "|---|---|---|---|---|"]
+    for (method, budget), row in rows.iterrows():
+        lines.append(f"| {method} | {budget} | {row['gamma']} | {row['bias_median']:.2f} | "
+                     f"{row['spearman']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -121,7 +121,10 @@ class Trainer:
 
         loader = make_loader(train_graphs, schedule.batch_size, shuffle=True,
                              generator=shuffling)
-        epochs = tqdm(total=schedule.max_epochs, initial=progress.epoch, desc=name,
+        total_epochs = schedule.max_epochs
+        if schedule.max_steps is not None:  # the step bound usually comes first
+            total_epochs = min(total_epochs, math.ceil(schedule.max_steps / max(len(loader), 1)))
+        epochs = tqdm(total=total_epochs, initial=progress.epoch, desc=name,
                       unit="epoch", disable=not self.progress or bool(progress.stopped_by),
                       leave=False)
         while not progress.stopped_by:
