@@ -8,8 +8,11 @@ directory). ``NullTracker`` lets the trainer and methods run without MLflow.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,6 +61,23 @@ def default_artifact_location(tracking_uri: str) -> str | None:
     return (database.parent / "mlartifacts").resolve().as_uri()
 
 
+@contextmanager
+def sqlite_creation_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise opening a SQLite store across processes: MLflow creates and migrates the
+    schema on first use, and two processes doing it at once fail ('duplicate column')."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class MlflowTracker:
     """One MLflow run; ``run_id`` given resumes it (a killed run continues its record)."""
 
@@ -66,13 +86,14 @@ class MlflowTracker:
         from mlflow.tracking import MlflowClient
 
         uri = resolve_tracking_uri(tracking_uri)
-        self.client = MlflowClient(tracking_uri=uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is not None:
-            experiment_id = found.experiment_id
-        else:
-            experiment_id = self.client.create_experiment(
-                experiment, artifact_location=default_artifact_location(uri))
+        with sqlite_creation_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            found = self.client.get_experiment_by_name(experiment)
+            if found is not None:
+                experiment_id = found.experiment_id
+            else:
+                experiment_id = self.client.create_experiment(
+                    experiment, artifact_location=default_artifact_location(uri))
         if run_id is None:
             run_id = self.client.create_run(experiment_id, run_name=run_name).info.run_id
         else:

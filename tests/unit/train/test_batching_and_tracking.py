@@ -36,3 +36,18 @@ def test_tracking_uri_prefers_config_then_environment_then_project_sqlite(
     assert default == f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
     assert default_artifact_location(default) == (PROJECT_ROOT / "mlartifacts").as_uri()
     assert default_artifact_location("http://tracking:5000") is None
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_do_not_collide(tmp_path: Path) -> None:
+    """MLflow migrates a fresh SQLite schema on first use; unserialised, two processes fail."""
+    import subprocess
+    import sys
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    script = ("import sys; from harness.train.tracking import MlflowTracker; "
+              "MlflowTracker(sys.argv[1], 'race', sys.argv[2]).close()")
+    processes = [subprocess.Popen([sys.executable, "-c", script, uri, f"run{i}"],
+                                  stderr=subprocess.PIPE, text=True) for i in range(3)]
+    for process in processes:
+        _, error = process.communicate(timeout=120)
+        assert process.returncode == 0, error[-500:]
