@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness.data.pairing import pair_frames
 
+from harness.data.pairing import pair_frames
 from harness.data.store import load_dataset
 
 EMBEDDED = Path(__file__).resolve().parents[3] / "data" / "ethanol"
