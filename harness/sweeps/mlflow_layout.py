@@ -1,0 +1,138 @@
+"""The MLflow side of a sweep (the contract in .agents/COMMON.md).
+
+One experiment per sweep, named by the spec, with its artifact location set when it is created
+(``mlartifacts/`` beside a SQLite database unless the spec names one). A parent run per cell
+(tag ``harness.role=cell``) and a child run per trial (``harness.role=trial`` and
+``mlflow.parentRunId``), each tagged with sweep, profile, molecule, model, method, budget,
+cost ratio and levels; trials add gamma, seed, trial key, code and data versions and
+``selected``. Runs are found again by their key tags, so a resumed trial continues its own run
+and a trial never has two.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.sweeps.databases import create_sqlite_atomically
+from harness.sweeps.spec import SweepSpec
+from harness.train.tracking import (
+    default_artifact_location,
+    resolve_tracking_uri,
+    sqlite_creation_lock,
+)
+
+ROLE = "harness.role"
+PARENT = "mlflow.parentRunId"
+TRIAL_ONLY_TAGS = ("gamma", "seed", "trial_key")
+MAX_TAG_LENGTH = 5000
+
+
+def _make_tables(uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
+def cell_tags_of(trial_tags: dict[str, str]) -> dict[str, str]:
+    """A trial's tags without those that name the trial within its cell."""
+    return {key: value for key, value in trial_tags.items() if key not in TRIAL_ONLY_TAGS}
+
+
+class SweepTracking:
+    """One sweep's MLflow experiment; finds or creates its cell and trial runs."""
+
+    def __init__(self, spec: SweepSpec, tracking_uri: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.spec = spec
+        self.uri = resolve_tracking_uri(tracking_uri or spec.tracking.uri)
+        with sqlite_creation_lock(self.uri):  # one process at a time migrates an old schema
+            create_sqlite_atomically(self.uri, _make_tables)
+            self.client = MlflowClient(tracking_uri=self.uri)
+            self.experiment_id = self._experiment_id()
+        self._cell_runs: dict[str, str] = {}
+
+    def _experiment_id(self) -> str:
+        from mlflow.exceptions import MlflowException
+
+        name = self.spec.name
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            location = self.spec.tracking.artifact_location or default_artifact_location(self.uri)
+            try:
+                return self.client.create_experiment(name, artifact_location=location,
+                                                     tags={"harness.sweep": name})
+            except MlflowException:  # another process created it a moment ago
+                found = self.client.get_experiment_by_name(name)
+        if found.lifecycle_stage != "active":
+            raise ConfigError("<tracking>", "name",
+                              f"MLflow experiment '{name}' is deleted: restore it "
+                              "(mlflow experiments restore) or rename the sweep")
+        return found.experiment_id
+
+    @property
+    def sweep_tags(self) -> dict[str, str]:
+        return {"sweep": self.spec.name, "profile": self.spec.profile}
+
+    def _find(self, role: str, key_tag: str, key: str) -> list[Any]:
+        query = (f"tags.`{ROLE}` = '{role}' and tags.{key_tag} = '{key}' "
+                 f"and tags.profile = '{self.spec.profile}'")
+        return list(self.client.search_runs([self.experiment_id], query, max_results=10,
+                                            order_by=["attributes.start_time ASC"]))
+
+    def cell_run(self, cell_key: str, tags: dict[str, str], extra: dict[str, str] | None = None
+                 ) -> str:
+        """The parent run of a cell, created on first use."""
+        if cell_key not in self._cell_runs:
+            found = self._find("cell", "cell_key", cell_key)
+            if found:
+                run_id = found[0].info.run_id
+            else:
+                run_id = self.client.create_run(
+                    self.experiment_id, run_name=cell_key,
+                    tags={**tags, **self.sweep_tags, **(extra or {}), ROLE: "cell"}).info.run_id
+            self._cell_runs[cell_key] = run_id
+        return self._cell_runs[cell_key]
+
+    def trial_run(self, trial_key: str, tags: dict[str, str], parent_run_id: str) -> Any:
+        """The trial's run: the one it already has (a resumed trial), else a new child run.
+
+        Runs beyond the first (left by an earlier bug or a race) are marked KILLED so that no
+        trial ever shows two finished runs.
+        """
+        found = self._find("trial", "trial_key", trial_key)
+        for stale in found[1:]:
+            if stale.info.status != "FINISHED":
+                self.client.set_terminated(stale.info.run_id, status="KILLED")
+        if found:
+            return found[0]
+        return self.client.create_run(
+            self.experiment_id, run_name=trial_key,
+            tags={**tags, **self.sweep_tags, ROLE: "trial", PARENT: parent_run_id})
+
+    def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(key, str(value)[:MAX_TAG_LENGTH])
+                                            for key, value in tags.items()])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(key, float(value), now, 0)
+                                               for key, value in metrics.items()])
+
+    def terminate(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def fail(self, run_id: str, reason: str) -> None:
+        self.set_tags(run_id, {"failure_reason": reason})
+        self.terminate(run_id, "FAILED")
+
+    def clear_failure(self, run: Any) -> None:
+        """A failed trial run again (``--retry-failed``) sheds the reason of its last failure."""
+        if "failure_reason" in run.data.tags:
+            self.client.delete_tag(run.info.run_id, "failure_reason")

@@ -1,0 +1,195 @@
+"""``harness sweep run``: set a sweep up, start its worker processes, wait, settle it.
+
+Set-up is idempotent, so the same command resumes a stopped sweep and, pointed at a shared
+``--storage postgresql://...`` and MLflow server, adds a machine to a running one: it plans the
+spec, enqueues the trials the study lacks, creates the cells' parent runs and starts N workers
+(one per GPU where GPUs exist, else each with an equal share of the CPU threads). When they
+are done it chooses the gammas and summarises the cells (``finalize``). Everything of a sweep
+on this machine lives in ``<state root>/<sweep>/<profile>/``: the SQLite study (by default),
+one folder per trial and the workers' logs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from harness.errors import ConfigError
+from harness.sweeps.finalize import settle_cells
+from harness.sweeps.mlflow_layout import SweepTracking
+from harness.sweeps.plan import Plan, make_plan
+from harness.sweeps.spec import DEFAULT_PROFILE, SweepSpec, load_spec
+from harness.sweeps.study import (
+    FAILURE_REASON,
+    completed,
+    default_storage,
+    enqueue_missing,
+    key_states,
+    open_storage,
+    open_study,
+    settled,
+    study_name,
+)
+from harness.sweeps.versions import code_version
+from harness.train.tracking import PROJECT_ROOT
+
+DEFAULT_STATE_ROOT = PROJECT_ROOT / "runs" / "sweeps"
+POLL_SECONDS = 2.0
+LOG_TAIL_CHARACTERS = 3000
+
+
+@dataclass
+class SweepSummary:
+    """Where a sweep stands after a ``run``: trial counts, failures and where to look."""
+
+    name: str
+    profile: str
+    n_trials: int
+    n_complete: int
+    failures: dict[str, str]
+    n_pending: int
+    state_dir: Path
+    storage_url: str
+    tracking_uri: str
+    wall_seconds: float
+    worker_errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        lines = [f"sweep {self.name} (profile {self.profile}): {self.n_complete} of "
+                 f"{self.n_trials} trials complete, {len(self.failures)} failed, "
+                 f"{self.n_pending} pending; {self.wall_seconds:.0f} s",
+                 f"study: {self.storage_url}", f"trial folders: {self.state_dir / 'trials'}",
+                 f"MLflow: {self.tracking_uri}"]
+        lines += [f"FAILED {key}: {reason}" for key, reason in self.failures.items()]
+        lines += self.worker_errors
+        return lines
+
+
+def state_dir_of(spec: SweepSpec, root: Path | None = None) -> Path:
+    return Path(root or DEFAULT_STATE_ROOT) / spec.name / spec.profile
+
+
+def check_data_paths(spec: SweepSpec, source: str) -> None:
+    """Every dataset path exists (relative to the working directory, as in training)."""
+    for index, dataset in enumerate(spec.datasets):
+        levels = [("accurate", dataset.accurate), ("unlabeled", dataset.unlabeled),
+                  *((f"inaccurate.{n}", level) for n, level in enumerate(dataset.inaccurate))]
+        for role, level in levels:
+            if level is not None and not Path(level.path).exists():
+                raise ConfigError(source, f"datasets.{index}.{role}.path",
+                                  f"no dataset at '{level.path}' (relative to {Path.cwd()}); "
+                                  "public sets come from `harness data fetch`")
+
+
+def worker_environments(workers: int, gpu_ids: list[str], cores: int
+                        ) -> list[dict[str, str]]:
+    """Environment of each worker: a GPU each (round robin), or none and a share of cores."""
+    threads = str(max(1, cores // max(workers, 1)))
+    shared = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    if gpu_ids:
+        return [{**shared, "CUDA_VISIBLE_DEVICES": gpu_ids[index % len(gpu_ids)]}
+                for index in range(workers)]
+    return [{**shared, "CUDA_VISIBLE_DEVICES": ""} for _ in range(workers)]
+
+
+def visible_gpus() -> list[str]:
+    """The GPU ids this process may use (``CUDA_VISIBLE_DEVICES`` respected)."""
+    import torch
+
+    count = torch.cuda.device_count()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [part.strip() for part in visible.split(",") if part.strip()] if visible else []
+    return ids[:count] if ids else [str(index) for index in range(count)]
+
+
+def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir: Path,
+                   tracking_uri: str, workers: int) -> list[tuple[subprocess.Popen, Path]]:
+    environments = worker_environments(workers, visible_gpus(), len(os.sched_getaffinity(0)))
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    started = []
+    for index, environment in enumerate(environments):
+        log_path = state_dir / "logs" / f"worker-{index}.log"
+        command = [sys.executable, "-m", "harness.sweeps.worker", spec_path,
+                   "--profile", spec.profile, "--storage", storage_url,
+                   "--state-dir", str(state_dir), "--tracking-uri", tracking_uri,
+                   "--threads", environment["OMP_NUM_THREADS"]]
+        with open(log_path, "a") as log:
+            process = subprocess.Popen(command, env={**os.environ, **environment},
+                                       stdout=log, stderr=subprocess.STDOUT)
+        started.append((process, log_path))
+    return started
+
+
+def _settled_count(study, plan: Plan) -> int:
+    return sum(settled(attempts) for attempts in key_states(study, plan).values())
+
+
+def _wait(workers: list[tuple[subprocess.Popen, Path]], study, plan: Plan,
+          progress: bool) -> list[str]:
+    """Wait for the workers with a progress bar; the log tail of each that exited badly."""
+    with tqdm(total=len(plan.trials), desc=f"sweep {plan.spec.name}", unit="trial",
+              disable=not progress) as bar:
+        try:
+            while any(process.poll() is None for process, _ in workers):
+                time.sleep(POLL_SECONDS)
+                bar.n = _settled_count(study, plan)
+                bar.refresh()
+        except BaseException:
+            for process, _ in workers:  # their trials return to the queue by heartbeat
+                process.terminate()
+            raise
+        bar.n = _settled_count(study, plan)
+        bar.refresh()
+    errors = []
+    for process, log_path in workers:
+        if process.returncode != 0:
+            tail = log_path.read_text()[-LOG_TAIL_CHARACTERS:]
+            errors.append(f"worker {process.pid} exited with {process.returncode}; "
+                          f"{log_path} ends:\n{tail}")
+    return errors
+
+
+def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
+              storage_url: str | None = None, tracking_uri: str | None = None,
+              state_root: Path | None = None, retry_failed: bool = False,
+              progress: bool = True) -> SweepSummary:
+    """Set up (or resume) a sweep, run ``workers`` worker processes, settle the cells."""
+    started = time.perf_counter()
+    spec = load_spec(spec_path, profile)
+    plan = make_plan(spec, spec_path)
+    check_data_paths(spec, spec_path)
+    state_dir = state_dir_of(spec, state_root)
+    storage_url = storage_url or default_storage(state_dir)
+    storage = open_storage(storage_url, spec.scheduling)
+    study = open_study(storage, study_name(spec))
+    enqueue_missing(study, plan, spec_path, retry_failed)
+    tracking = SweepTracking(spec, tracking_uri)
+    for cell in plan.cells:
+        tracking.cell_run(cell.key, cell.tags(), code_version())
+    errors: list[str] = []
+    if workers > 0:
+        started_workers = _start_workers(spec_path, spec, storage_url, state_dir,
+                                         tracking.uri, workers)
+        errors = _wait(started_workers, study, plan, progress)
+    settle_cells(study, plan, tracking)
+    return summarise(study, plan, state_dir, storage_url, tracking.uri,
+                     time.perf_counter() - started, errors)
+
+
+def summarise(study, plan: Plan, state_dir: Path, storage_url: str, tracking_uri: str,
+              wall_seconds: float, errors: list[str]) -> SweepSummary:
+    states = key_states(study, plan)
+    complete = [key for key, attempts in states.items() if completed(attempts)]
+    failures = {key: attempts[-1].user_attrs.get(FAILURE_REASON, "its worker died")
+                for key, attempts in states.items()
+                if settled(attempts) and completed(attempts) is None}
+    pending = len(states) - len(complete) - len(failures)
+    return SweepSummary(plan.spec.name, plan.spec.profile, len(states), len(complete),
+                        failures, pending, state_dir, storage_url, tracking_uri, wall_seconds,
+                        errors)

@@ -1,0 +1,70 @@
+"""Stage 1 of ASTEROID trained once per (cell, seed) instead of once per gamma.
+
+Stage 1 (theta_0 on the accurate frames) does not depend on gamma. Its finished checkpoint is
+published under ``<state>/stage1/<hash>.pt``, where the hash covers the whole training config
+except its name and gammas, so only a config that would train the very same stage 1 reuses it.
+A trial adopts it by copying it to ``checkpoints/stage1.pt`` in its own folder before training:
+the trainer then resumes a finished stage (model, best state and RNG states restored) and goes
+straight to the bias and stage 2, with the results an uninterrupted run would give.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from harness.sweeps.plan import GAMMA_METHODS
+from harness.train.checkpoint import load_checkpoint
+
+STAGE_ONE_CHECKPOINT = Path("checkpoints") / "stage1.pt"  # methods.run_stage's name for it
+
+
+def stage_one_key(config: dict[str, Any]) -> str:
+    """Hash of what stage 1 depends on: the config without name, gammas and bookkeeping."""
+    content = copy.deepcopy(config)
+    for bookkeeping in ("name", "output_dir", "progress", "tracking"):
+        content.pop(bookkeeping, None)
+    content.get("asteroid", {}).pop("gammas", None)
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def shared_checkpoint(state_dir: Path, config: dict[str, Any]) -> Path:
+    return state_dir / "stage1" / f"{stage_one_key(config)}.pt"
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def adopt(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
+    """Give a trial that has not started stage 1 the shared, finished stage 1; True if so."""
+    if config["method"] not in GAMMA_METHODS:
+        return False
+    own, shared = trial_folder / STAGE_ONE_CHECKPOINT, shared_checkpoint(state_dir, config)
+    if own.exists() or not shared.exists():
+        return False
+    _copy_atomically(shared, own)
+    return True
+
+
+def publish(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
+    """Share a trial's stage 1 once it has finished (stopped early or at its limit)."""
+    if config["method"] not in GAMMA_METHODS:
+        return False
+    own, shared = trial_folder / STAGE_ONE_CHECKPOINT, shared_checkpoint(state_dir, config)
+    if shared.exists() or not own.exists():
+        return False
+    saved = load_checkpoint(own)
+    if not saved["progress"]["stopped_by"]:
+        return False
+    _copy_atomically(own, shared)
+    return True

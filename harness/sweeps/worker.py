@@ -1,0 +1,265 @@
+"""One worker process: claims trials from the study one at a time and trains each.
+
+Started by ``harness sweep run`` (one per GPU, or per share of the CPU threads) as
+``python -m harness.sweeps.worker SPEC --profile P --storage URL --state-dir DIR``. A worker
+stops when no trial waits and none runs; while another worker's trial runs it keeps polling,
+because that trial comes back to the queue if its worker dies.
+
+Per trial: find or create the cell's parent run and the trial's child run (a resumed trial
+continues its run), adopt a shared stage 1, train through ``harness.train.experiment.run`` in
+the trial's folder (``<state>/trials/<trial_key>/``, where checkpoints make a retry resume),
+log the contract's metrics, end the run FINISHED, then tell Optuna COMPLETE with the
+validation loss. A trial killed after MLflow heard of it but before Optuna did is recognised
+on its retry by the finished run and its ``results.json``, and is not trained again. An
+exception or a non-finite loss ends the run FAILED with ``failure_reason`` and the worker
+goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.errors import HarnessError
+from harness.sweeps import stage_one
+from harness.sweeps.finalize import settle_group
+from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
+from harness.sweeps.spec import DEFAULT_PROFILE, load_spec
+from harness.sweeps.study import (
+    claim_next,
+    earlier_attempt,
+    heartbeat,
+    open_storage,
+    open_study,
+    release_stale,
+    set_attributes,
+    study_name,
+    tell,
+)
+from harness.sweeps.versions import code_version, trial_data_version
+
+MAX_REASON_LENGTH = 1000
+log = logging.getLogger("harness.sweeps.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    spec_path: str
+    storage_url: str
+    state_dir: Path
+    profile: str = DEFAULT_PROFILE
+    tracking_uri: str | None = None
+
+
+class KeepOpen:
+    """Lets ``experiment.run`` log into the trial's run without ending it, so that the sweep's
+    own metrics are in place before the run is marked FINISHED."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        self.tracker.log_params(params)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.tracker.log_metrics(metrics, step)
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        self.tracker.log_artifact(path, folder)
+
+    def close(self, status: str = "FINISHED") -> None:
+        del status  # the worker ends the run itself
+
+
+def trial_folder(state_dir: Path, trial_key: str) -> Path:
+    return state_dir / "trials" / trial_key
+
+
+def budget_spent(results: dict[str, Any], config: dict[str, Any]) -> float:
+    """Accurate-label equivalents a trial paid: from its budget, else accurate frames, plus
+    Delta-ML's one cheap label per paired accurate frame. Unlabeled frames are free."""
+    data = results["data"]
+    if data.get("budget") is not None:
+        return float(data["budget"])
+    n_accurate = data["n_accurate_train"]
+    if config["method"] != "delta_ml":
+        return float(n_accurate)
+    from harness.data.budget import resolve_cost_ratio
+    from harness.train.config import LevelSource
+    from harness.train.experiment import load_level
+
+    levels = [load_level(LevelSource(**config["data"][role]), config["name"], f"data.{role}")
+              for role in ("accurate", "inaccurate")]
+    ratio = resolve_cost_ratio(config["data"]["cost_ratio"], *levels)
+    return n_accurate + results["details"].get("n_paired_train", n_accurate) / ratio
+
+
+def trial_metrics(results: dict[str, Any], config: dict[str, Any]) -> dict[str, float]:
+    """The contract's trial metrics beyond the test metrics ``experiment.run`` logs."""
+    data = results["data"]
+    return {"validation_loss": results["stages"][-1]["best_validation_loss"],
+            "wall_seconds": results["wall_seconds"],
+            "n_accurate_train": data["n_accurate_train"],
+            "n_inaccurate_train": data["n_inaccurate_train"],
+            "budget_spent": budget_spent(results, config)}
+
+
+def non_finite(results: dict[str, Any], metrics: dict[str, float]) -> str | None:
+    """Why a finished training is a failure (NaN or infinite losses), or None."""
+    values = {**{f"test.{key}": value for key, value in results["test"].items()},
+              "validation_loss": metrics["validation_loss"]}
+    bad = sorted(name for name, value in values.items() if not math.isfinite(value))
+    return f"non-finite {', '.join(bad)} (diverged?)" if bad else None
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.spec = load_spec(settings.spec_path, settings.profile)
+        self.storage = open_storage(settings.storage_url, self.spec.scheduling)
+        self.study = open_study(self.storage, study_name(self.spec))
+        self.tracking = SweepTracking(self.spec, settings.tracking_uri)
+
+    def run(self) -> int:
+        """Train trials until none waits or runs; returns how many this worker handled."""
+        handled = 0
+        interval = self.spec.scheduling.heartbeat_seconds
+        log.info("ready: study %s, tracking %s", self.study.study_name, self.tracking.uri)
+        while True:
+            release_stale(self.study)
+            claimed = claim_next(self.study, self.storage)
+            if claimed is None:
+                if not self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                    return handled
+                time.sleep(self.spec.scheduling.poll_seconds)
+                continue
+            earlier = earlier_attempt(self.study, claimed)
+            if earlier is not None:
+                tell(self.study, self.storage, claimed, None,
+                     f"duplicate of trial {earlier.number}, which runs this key")
+                continue
+            with heartbeat(self.storage, claimed, interval):
+                self.run_trial(claimed)
+            settle_group(self.study, self.tracking, claimed.user_attrs["group_key"])
+            handled += 1
+
+    def _trial_tags(self, attributes: dict[str, Any]) -> dict[str, str]:
+        return {**attributes["tags"], **code_version(),
+                "data_version": trial_data_version(attributes["config"])}
+
+    def run_trial(self, claimed: FrozenTrial) -> None:
+        started = time.perf_counter()
+        attributes = claimed.user_attrs
+        key, config = attributes["trial_key"], attributes["config"]
+        folder = trial_folder(self.settings.state_dir, key)
+        parent = self.tracking.cell_run(attributes["cell_key"], cell_tags_of(attributes["tags"]),
+                                        code_version())
+        tags = self._trial_tags(attributes)
+        run = self.tracking.trial_run(
+            key, {**tags, "selected": "true" if attributes["gamma"] is None else "false"},
+            parent)
+        run_id = run.info.run_id
+        self.tracking.set_tags(run_id, tags)
+        self.tracking.clear_failure(run)
+        set_attributes(self.storage, claimed, {"mlflow_run_id": run_id,
+                                               "worker": f"{socket.gethostname()}:{os.getpid()}"})
+        results_path = folder / "results.json"
+        if run.info.status == "FINISHED" and results_path.exists():
+            log.info("%s: finished before the sweep was stopped; recording it", key)
+            results = json.loads(results_path.read_text())
+            self._complete(claimed, results, trial_metrics(results, config), started, 0.0)
+            return
+        if stage_one.adopt(config, folder, self.settings.state_dir):
+            log.info("%s: reusing the shared stage 1", key)
+        results, training_seconds = self._train(claimed, run_id, config, folder)
+        if results is None:
+            return
+        metrics = trial_metrics(results, config)
+        problem = non_finite(results, metrics)
+        if problem is not None:
+            self._fail(claimed, run_id, problem)
+            return
+        self.tracking.log_metrics(run_id, metrics)
+        self.tracking.terminate(run_id, "FINISHED")
+        self._complete(claimed, results, metrics, started, training_seconds)
+
+    def _train(self, claimed: FrozenTrial, run_id: str, config: dict[str, Any], folder: Path
+               ) -> tuple[dict[str, Any] | None, float]:
+        from harness.train.config import TrainConfig
+        from harness.train.experiment import run
+        from harness.train.tracking import MlflowTracker
+
+        key = claimed.user_attrs["trial_key"]
+        log.info("%s: training", key)
+        started = time.perf_counter()
+        try:
+            tracker = KeepOpen(MlflowTracker(self.tracking.uri, self.spec.name, key, run_id))
+            results = run(TrainConfig.model_validate(config), f"{self.settings.spec_path}:{key}",
+                          folder, tracker)
+        except Exception as error:
+            log.exception("%s: failed", key)
+            self._fail(claimed, run_id, f"{type(error).__name__}: {error}")
+            return None, time.perf_counter() - started
+        finally:
+            stage_one.publish(config, folder, self.settings.state_dir)
+        return results, time.perf_counter() - started
+
+    def _complete(self, claimed: FrozenTrial, results: dict[str, Any],
+                  metrics: dict[str, float], started: float, training_seconds: float) -> None:
+        elapsed = time.perf_counter() - started
+        set_attributes(self.storage, claimed, {
+            **metrics, "test": results["test"], "trial_seconds": elapsed,
+            "overhead_seconds": elapsed - training_seconds})
+        if not tell(self.study, self.storage, claimed, metrics["validation_loss"]):
+            log.warning("%s: failed as stale meanwhile; its retry records it", claimed.number)
+        log.info("%s: validation loss %.4g, test force MAE %.4g, %.1f s",
+                 claimed.user_attrs["trial_key"], metrics["validation_loss"],
+                 results["test"]["force_mae"], elapsed)
+
+    def _fail(self, claimed: FrozenTrial, run_id: str, reason: str) -> None:
+        reason = reason[:MAX_REASON_LENGTH]
+        self.tracking.fail(run_id, reason)
+        tell(self.study, self.storage, claimed, None, reason)
+        log.warning("%s: FAILED: %s", claimed.user_attrs["trial_key"], reason)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.sweeps.worker",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("spec")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE)
+    parser.add_argument("--storage", required=True, help="Optuna storage URL")
+    parser.add_argument("--state-dir", required=True, help="trial folders and shared stage 1")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s worker %(process)d: %(message)s")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
+                              args.tracking_uri)
+    try:
+        handled = Worker(settings).run()
+    except HarnessError as error:
+        print(f"harness: error: {error}", file=sys.stderr)
+        return 2
+    log.info("no trial left: handled %d", handled)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

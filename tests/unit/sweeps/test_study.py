@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+from spec_toy import tiny_spec
+
+from harness.errors import ConfigError
+from harness.sweeps.plan import Plan, make_plan
+from harness.sweeps.spec import parse_spec
+from harness.sweeps.study import (
+    claim_next,
+    default_storage,
+    earlier_attempt,
+    enqueue_missing,
+    open_storage,
+    open_study,
+    release_stale,
+    settled,
+    tell,
+    trial_attributes,
+    trials_by_key,
+)
+
+
+def tiny_plan(**changes: object) -> Plan:
+    spec = parse_spec(tiny_spec(**changes), "tiny.yaml")
+    return make_plan(spec, "tiny.yaml")
+
+
+@pytest.fixture
+def queue(tmp_path: Path):
+    plan = tiny_plan(scheduling={"heartbeat_seconds": 1, "grace_seconds": 2})
+    storage = open_storage(default_storage(tmp_path), plan.spec.scheduling)
+    study = open_study(storage, "tiny:default")
+    return plan, storage, study
+
+
+def test_enqueue_is_idempotent(queue) -> None:
+    plan, _, study = queue
+    assert enqueue_missing(study, plan, "tiny.yaml") == len(plan.trials) == 4
+    assert enqueue_missing(study, plan, "tiny.yaml") == 0
+    assert sorted(trials_by_key(study)) == sorted(trial.key for trial in plan.trials)
+
+
+def test_claims_follow_the_plan_once_each_then_none(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    claimed = [claim_next(study, storage) for _ in plan.trials]
+    assert [trial.user_attrs["trial_key"] for trial in claimed] == [t.key for t in plan.trials]
+    assert all(trial.state == TrialState.RUNNING for trial in claimed)
+    assert claim_next(study, storage) is None
+    assert claimed[0].user_attrs["config"] == plan.trials[0].config
+
+
+def test_a_silent_trial_is_failed_and_queued_again_under_its_key(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    silent = claim_next(study, storage)
+    time.sleep(3.2)  # past the 2 s grace period without a heartbeat
+    release_stale(study)
+    attempts = trials_by_key(study)[silent.user_attrs["trial_key"]]
+    assert [attempt.state for attempt in attempts] == [TrialState.FAIL, TrialState.WAITING]
+    assert attempts[1].user_attrs["config"] == silent.user_attrs["config"]
+    assert enqueue_missing(study, plan, "tiny.yaml") == 0
+
+
+def test_failed_trials_stay_failed_unless_retry_is_asked(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    trial = claim_next(study, storage)
+    assert tell(study, storage, trial, None, "RuntimeError: boom")
+    attempts = trials_by_key(study)[trial.user_attrs["trial_key"]]
+    assert attempts[0].user_attrs["failure_reason"] == "RuntimeError: boom"
+    assert settled(attempts)
+    assert enqueue_missing(study, plan, "tiny.yaml") == 0
+    assert enqueue_missing(study, plan, "tiny.yaml", retry_failed=True) == 1
+
+
+def test_telling_a_trial_finished_meanwhile_returns_false(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    trial = claim_next(study, storage)
+    assert tell(study, storage, trial, 1.5)
+    assert not tell(study, storage, trial, 2.5)
+    assert study.trials[0].value == 1.5
+
+
+def test_a_changed_spec_is_refused_instead_of_mixed(queue) -> None:
+    plan, _, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    changed = tiny_plan(train={"loss": {"rho": 0.5}})
+    with pytest.raises(ConfigError, match="another training config"):
+        enqueue_missing(study, changed, "tiny.yaml")
+
+
+def test_a_key_queued_twice_runs_once(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    duplicate = trial_attributes(plan.trials[0])
+    study.enqueue_trial(params={}, user_attrs=duplicate)  # as a racing second set-up would
+    claimed = [claim_next(study, storage) for _ in range(len(plan.trials) + 1)]
+    first = claimed[0]
+    second = next(trial for trial in claimed[1:]
+                  if trial.user_attrs["trial_key"] == duplicate["trial_key"])
+    assert earlier_attempt(study, first) is None
+    assert earlier_attempt(study, second).number == first.number

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from spec_toy import PROJECT_ROOT, tiny_spec
+
+from harness.errors import ConfigError
+from harness.sweeps.runner import check_data_paths, worker_environments
+from harness.sweeps.spec import parse_spec
+from harness.sweeps.worker import KeepOpen, budget_spent, non_finite, trial_metrics
+
+
+def results(**data: float) -> dict:
+    return {"data": {"n_accurate_train": 24, "n_inaccurate_train": 100, **data},
+            "test": {"force_mae": 1.0, "force_rmse": 2.0, "energy_mae": 3.0},
+            "stages": [{"best_validation_loss": 9.0}, {"best_validation_loss": 4.0}],
+            "wall_seconds": 12.0, "details": {}}
+
+
+def test_trial_metrics_take_the_last_stage_and_the_spent_budget() -> None:
+    metrics = trial_metrics(results(budget=24.5), {"method": "asteroid"})
+    assert metrics == {"validation_loss": 4.0, "wall_seconds": 12.0, "n_accurate_train": 24,
+                       "n_inaccurate_train": 100, "budget_spent": 24.5}
+
+
+def test_budget_spent_without_budget_counts_accurate_frames_and_delta_ml_labels() -> None:
+    assert budget_spent(results(), {"method": "standard"}) == 24.0
+    delta = {"method": "delta_ml", "name": "x", "data": {
+        "accurate": {"path": str(PROJECT_ROOT / "data/ethanol"), "level": "ccsd"},
+        "inaccurate": {"path": str(PROJECT_ROOT / "data/ethanol"), "level": "xtb"},
+        "cost_ratio": 20}}
+    assert budget_spent(results(), delta) == pytest.approx(24 + 24 / 20)
+
+
+def test_non_finite_losses_are_a_failure_reason() -> None:
+    fine = results()
+    assert non_finite(fine, {"validation_loss": 4.0}) is None
+    fine["test"]["force_mae"] = math.nan
+    reason = non_finite(fine, {"validation_loss": math.inf})
+    assert reason == "non-finite test.force_mae, validation_loss (diverged?)"
+
+
+def test_keep_open_forwards_logging_but_not_the_end() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def log_params(self, params: dict) -> None:
+            self.calls.append("params")
+
+        def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+            self.calls.append("metrics")
+
+        def log_artifact(self, path: Path, folder: str | None = None) -> None:
+            self.calls.append("artifact")
+
+        def close(self, status: str = "FINISHED") -> None:
+            self.calls.append("close")
+
+    recorder = Recorder()
+    kept = KeepOpen(recorder)
+    kept.log_params({})
+    kept.log_metrics({"a": 1.0}, 2)
+    kept.log_artifact(Path("x"))
+    kept.close("FAILED")
+    assert recorder.calls == ["params", "metrics", "artifact"]
+
+
+def test_workers_get_a_gpu_each_or_a_share_of_the_cores() -> None:
+    assert worker_environments(3, ["0", "1"], 16) == [
+        {"OMP_NUM_THREADS": "5", "MKL_NUM_THREADS": "5", "CUDA_VISIBLE_DEVICES": gpu}
+        for gpu in ("0", "1", "0")]
+    cpu = worker_environments(2, [], 2)
+    assert [env["OMP_NUM_THREADS"] for env in cpu] == ["1", "1"]
+    assert all(env["CUDA_VISIBLE_DEVICES"] == "" for env in cpu)
+    assert worker_environments(4, [], 2)[0]["OMP_NUM_THREADS"] == "1"
+
+
+def test_missing_dataset_names_the_spec_key() -> None:
+    content = tiny_spec()
+    content["datasets"][0]["inaccurate"][0]["path"] = "data/public/md17/nothing.npz"
+    with pytest.raises(ConfigError) as caught:
+        check_data_paths(parse_spec(content, "x.yaml"), "x.yaml")
+    assert caught.value.key_path == "datasets.0.inaccurate.0.path"
