@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError
 
 Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "score_matching",
-                 "delta_ml"]
+                 "delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned"]
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
+# Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
+ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
 
 
 class Strict(BaseModel):
@@ -148,6 +150,48 @@ class FineTuneSettings(Strict):
     align_energy_zero: bool = True
 
 
+class SgdmlSettings(Strict):
+    """sGDML (``sgdml`` package) trained on the accurate frames in kcal/mol and Angstrom.
+
+    One model per kernel length scale in ``sigmas`` (sGDML's default grid 10..90, in the units
+    of its inverse-distance descriptor); the one with the lowest validation force RMSE is kept,
+    as ``sgdml select`` does. ``regularisation`` is sGDML's lambda.
+    """
+
+    sigmas: list[int] = Field(default_factory=lambda: list(range(10, 100, 10)), min_length=1)
+    regularisation: float = Field(1e-10, gt=0)
+    use_symmetries: bool = Field(True, description="false: GDML without permutations")
+    energy_constraints: bool = Field(False, description="sGDML's use_E_cstr")
+    max_processes: int = Field(1, ge=1, description="processes sGDML may fork")
+
+    @field_validator("sigmas")
+    @classmethod
+    def _positive_sigmas(cls, sigmas: list[int]) -> list[int]:
+        if any(sigma <= 0 for sigma in sigmas):
+            raise ValueError("every sigma must be positive")
+        return sigmas
+
+
+class AniSettings(Strict):
+    """ANI-1ccx from local weights (torchani downloads them at first use; here, name them).
+
+    ``weights_path``: a torchani state dict (``ani1ccx_state_dict.pt``) or the NeuroChem
+    release (``ani-1ccx_8x.info`` or the folder holding it). ``model_index`` None: the published
+    8-network ensemble; k: its k-th network alone. ``fine_tune``: the per-molecule fine-tuning
+    schedule of ``ani1ccx_finetuned`` on the accurate training frames.
+    """
+
+    weights_path: str | None = None
+    model_index: int | None = Field(None, ge=0)
+    fine_tune: Schedule = Field(default_factory=lambda: Schedule(
+        learning_rate=1e-4, batch_size=10, max_epochs=500, early_stopping_patience=50))
+
+
+class BaselineSettings(Strict):
+    sgdml: SgdmlSettings = Field(default_factory=SgdmlSettings)
+    ani: AniSettings = Field(default_factory=AniSettings)
+
+
 class TrackingSettings(Strict):
     enabled: bool = True
     uri: str | None = Field(None, description="None: $MLFLOW_TRACKING_URI, else ./mlflow.db")
@@ -175,11 +219,12 @@ class TrainConfig(Strict):
     asteroid: AsteroidSettings = Field(default_factory=AsteroidSettings)
     score_matching: ScoreMatchingSettings = Field(default_factory=ScoreMatchingSettings)
     fine_tune: FineTuneSettings = Field(default_factory=FineTuneSettings)
+    baselines: BaselineSettings = Field(default_factory=BaselineSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
     @model_validator(mode="after")
     def _inaccurate_level_when_needed(self) -> TrainConfig:
-        if self.method != "standard" and self.data.inaccurate is None:
+        if self.method not in ACCURATE_ONLY_METHODS and self.data.inaccurate is None:
             raise ValueError(f"method '{self.method}' needs data.inaccurate "
                              "(the unlabeled level for score_matching)")
         return self

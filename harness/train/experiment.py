@@ -1,9 +1,10 @@
 """Run one training config end to end: data, method, test metrics, files, MLflow.
 
 The output folder (``output_dir``, default ``runs/<name>``) holds the config snapshot, one
-checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` and, for ASTEROID, the
-bias table and histogram. Running the same config again resumes from the checkpoints; a
-different config in the same folder is refused rather than mixed.
+checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` (sGDML, outside torch:
+``checkpoints/sgdml_model.npz``) and, for ASTEROID, the bias table and histogram. Running the
+same config again resumes from the checkpoints; a different config in the same folder is
+refused rather than mixed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from harness.data.frames import FrameSet
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.train.config import (
+    ACCURATE_ONLY_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
     TrainConfig,
@@ -89,7 +91,7 @@ def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dic
     data = config.data
     accurate = load_level(data.accurate, config_source, "data.accurate")
     inaccurate = None
-    if config.method != "standard":
+    if config.method not in ACCURATE_ONLY_METHODS:
         inaccurate = load_level(data.inaccurate, config_source, "data.inaccurate")
         if config.method in METHODS_WITH_INACCURATE_LABELS and not inaccurate.is_labelled:
             raise ConfigError(config_source, "data.inaccurate.level",
@@ -118,8 +120,12 @@ def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dic
 
 def test_metrics(outcome: MethodOutcome, batch_size: int, device: torch.device
                  ) -> dict[str, float]:
-    predicted_energies, predicted_forces = predict(outcome.model, outcome.test_graphs,
-                                                   batch_size, device)
+    """Errors on the test frames, from the model or from the outcome's own predictions."""
+    if outcome.test_predictions is not None:
+        predicted_energies, predicted_forces = outcome.test_predictions
+    else:
+        predicted_energies, predicted_forces = predict(outcome.model, outcome.test_graphs,
+                                                       batch_size, device)
     true_energies, true_forces = labels(outcome.test_graphs)
     return force_energy_metrics(predicted_energies, predicted_forces, true_energies, true_forces)
 
@@ -184,28 +190,33 @@ def open_tracker(config: TrainConfig, output: Path) -> Tracker:
 
 
 def run(config: TrainConfig, config_source: str = "<config>",
-        output_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and test one config; returns (and writes to results.json) the final metrics."""
+        output_dir: str | Path | None = None, tracker: Tracker | None = None
+        ) -> dict[str, Any]:
+    """Train and test one config; returns (and writes to results.json) the final metrics.
+
+    ``tracker``: where to log instead of the run the config's tracking settings open (a sweep
+    passes its trial's child run); ``run`` closes it, FINISHED or FAILED.
+    """
     started = time.perf_counter()
     output = Path(output_dir or config.output_dir or Path("runs") / config.name)
     claim_output_folder(config, output, config_source)
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
     try:
-        return _run_in(config, config_source, output, started)
+        return _run_in(config, config_source, output, started, tracker)
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _run_in(config: TrainConfig, config_source: str, output: Path, started: float
-            ) -> dict[str, Any]:
+def _run_in(config: TrainConfig, config_source: str, output: Path, started: float,
+            tracker: Tracker | None = None) -> dict[str, Any]:
     if config.cpu_threads is not None:
         torch.set_num_threads(config.cpu_threads)
     device = resolve_device(config.device)
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
     splits, sizes = prepare_splits(config, config_source)
 
-    tracker = open_tracker(config, output)
+    tracker = open_tracker(config, output) if tracker is None else tracker
     try:
         tracker.log_params({**flatten(config.model_dump(mode="json")),
                             **{f"data.actual.{k}": v for k, v in sizes.items()}})
@@ -218,7 +229,8 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
         outcome = run_method(context, splits)
         metrics = test_metrics(outcome, config.schedules.accurate.evaluation_batch_size, device)
         results = {
-            "name": config.name, "method": config.method, "model": config.model.name,
+            "name": config.name, "method": config.method,
+            "model": outcome.model_name or config.model.name,
             "seed": config.seed, "device": str(device), "dtype": config.dtype,
             "test": metrics, "data": sizes,
             "needs_inaccurate_label_at_inference": config.method == "delta_ml",
@@ -227,13 +239,16 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
             "wall_seconds": time.perf_counter() - started,
         }
         write_json_atomically(output / "results.json", results)
-        torch.save({"state_dict": outcome.model.state_dict(), "model": config.model.name,
-                    "hyperparameters": config.model.hyperparameters,
-                    "config": config.model_dump(mode="json")}, output / "model.pt")
+        model_files = list(outcome.model_files)
+        if outcome.model is not None:
+            torch.save({"state_dict": outcome.model.state_dict(), "model": results["model"],
+                        "hyperparameters": config.model.hyperparameters,
+                        "config": config.model_dump(mode="json")}, output / "model.pt")
+            model_files.append(output / "model.pt")
         tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})
-        for path in (output / "results.json", output / "model.pt", output / "config.yaml"):
+        for path in (output / "results.json", *model_files, output / "config.yaml"):
             tracker.log_artifact(path)
         if outcome.bias_table is not None:
             for path in write_bias_table(outcome.bias_table, output / "bias"):

@@ -10,6 +10,7 @@
 - score_matching: sliced score matching on unlabeled frames, then fine-tuning.
 - delta_ml: learn accurate - inaccurate labels on paired frames; prediction = inaccurate
   label + model, so it needs the inaccurate label at inference.
+- sgdml, ani1ccx, ani1ccx_finetuned: the baselines of ``harness.baselines``.
 
 Nothing here touches MLflow or writes results: side effects stay in ``experiment``.
 """
@@ -67,13 +68,22 @@ class MethodContext:
 
 @dataclass
 class MethodOutcome:
-    """The final model, the frames to test it on, every stage's result and method details."""
+    """The final model, the frames to test it on, every stage's result and method details.
 
-    model: ForceField
+    A model outside torch (sGDML) has ``model`` None and brings ``test_predictions``: energies
+    (n_frames,) in kcal/mol and forces (n_frames, n_atoms, 3) in kcal/mol/A on the frames of
+    ``test_graphs``, in their order; ``model_files`` are its saved model, to log as artifacts.
+    ``model_name``: what was trained when it is not the configured backbone.
+    """
+
+    model: ForceField | None
     test_graphs: list[Data]
     stages: list[StageResult]
     details: dict[str, Any] = field(default_factory=dict)
     bias_table: dict[str, np.ndarray] | None = None
+    test_predictions: tuple[np.ndarray, np.ndarray] | None = None
+    model_files: list[Path] = field(default_factory=list)
+    model_name: str | None = None
 
 
 def stage_seed(seed: int, name: str) -> int:
@@ -274,6 +284,14 @@ def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
     method = context.config.method
     if method == "standard":
         return standard(context, splits)
+    if method == "sgdml":
+        from harness.baselines.sgdml import sgdml
+
+        return sgdml(context, splits)
+    if method in ("ani1ccx", "ani1ccx_finetuned"):
+        from harness.baselines.ani import ani1ccx
+
+        return ani1ccx(context, splits, fine_tuned=method == "ani1ccx_finetuned")
     if method == "score_matching":
         return score_matching(context, splits)
     if method == "delta_ml":
