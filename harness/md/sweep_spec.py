@@ -1,0 +1,155 @@
+"""The MD stability sweep's spec (``sweeps/md-stability.yaml``): pydantic models of the YAML.
+
+Arms are training methods compared at one data budget (in accurate-label equivalents):
+``standard`` spends it all on accurate labels; the methods with cheap labels (asteroid,
+no_bat, no_ft, inaccurate_only) train on ``budget - accurate_given_up`` accurate frames and as
+many cheap frames as the given-up labels buy at the cost ratio (the training config's own
+``data.budget``), so that inaccurate_only sees exactly ASTEROID's cheap frames. Every model
+then runs Langevin MD at each step size for N seeds (and optionally NVE for the drift).
+Every mistake is a ``ConfigError`` naming the file and the key path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.errors import ConfigError
+from harness.md.observables import HistogramSettings
+from harness.md.reference import DEFAULT_REFERENCE_LEVEL
+from harness.md.stability import StabilityCriteria
+from harness.md.validation import validated
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainingSpec(Strict):
+    """How every arm is trained: a base training config and the shared budget."""
+
+    config: str = Field(description="training YAML giving model, loss, schedules, asteroid...")
+    accurate_level: str = "ccsd"
+    inaccurate_level: str = "xtb"
+    budget: int = Field(ge=2, description="accurate-label equivalents, equal for every arm")
+    accurate_given_up: int = Field(1, ge=1)
+    cost_ratio: float | Literal["measured"] = "measured"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    overrides: dict[str, Any] = Field(default_factory=dict,
+                                      description="deep-merged into the base config")
+
+    @model_validator(mode="after")
+    def _budget_pays_for_accurate_frames(self) -> TrainingSpec:
+        if self.accurate_given_up >= self.budget:
+            raise ValueError("accurate_given_up must be below budget")
+        return self
+
+
+class ArmSpec(Strict):
+    """One compared model; ``run_dirs`` reuses trained run folders (one per training seed)."""
+
+    method: Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only"]
+    label: str | None = None
+    run_dirs: list[str] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.method
+
+
+class MDSweepSettings(Strict):
+    """Langevin at each step size for ``duration_ps`` (so larger steps take fewer steps);
+    friction in 1/fs. ``nve_duration_ps`` > 0 adds an NVE run per seed for the energy drift."""
+
+    step_sizes_fs: list[float] = Field(min_length=1)
+    duration_ps: float = Field(gt=0)
+    seeds: int = Field(ge=1, description="MD seeds 0..seeds-1 per model and step size")
+    temperature_K: float = Field(500.0, gt=0)
+    friction_per_fs: float = Field(0.002, gt=0)
+    save_interval_fs: float = Field(10.0, gt=0)
+    nve_duration_ps: float = Field(0.0, ge=0)
+    start_frame: int = 0
+    reference_level: str = DEFAULT_REFERENCE_LEVEL
+    dtype: Literal["float32", "float64"] = "float64"
+    stability: StabilityCriteria = Field(default_factory=StabilityCriteria)
+    histogram: HistogramSettings = Field(default_factory=HistogramSettings)
+
+    @model_validator(mode="after")
+    def _positive_distinct_steps(self) -> MDSweepSettings:
+        if any(step <= 0 for step in self.step_sizes_fs):
+            raise ValueError("every step size must be positive (fs)")
+        if len(set(self.step_sizes_fs)) != len(self.step_sizes_fs):
+            raise ValueError("step sizes must be distinct")
+        return self
+
+
+class TrackingSpec(Strict):
+    enabled: bool = True
+    uri: str | None = Field(None, description="None: $MLFLOW_TRACKING_URI, else ./mlflow.db")
+
+
+class MDSweepSpec(Strict):
+    """The whole sweep; the MLflow experiment is ``name``."""
+
+    name: str = Field(min_length=1)
+    dataset: str
+    runs_dir: str | None = Field(None, description="None: runs/<name>")
+    results: str | None = Field(None, description="None: results/<name> (.csv and .json)")
+    device: Literal["cpu", "cuda"] = "cpu"
+    cpu_threads: int | None = Field(1, ge=1)
+    training: TrainingSpec
+    arms: list[ArmSpec] = Field(min_length=1)
+    md: MDSweepSettings
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+    @model_validator(mode="after")
+    def _arms_are_distinct_and_complete(self) -> MDSweepSpec:
+        names = [arm.name for arm in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError(f"arm names (label, else method) must be distinct: {names}")
+        for arm in self.arms:
+            if arm.run_dirs is not None and len(arm.run_dirs) != len(self.training.seeds):
+                raise ValueError(f"arm '{arm.name}': run_dirs needs one folder per training "
+                                 f"seed ({len(self.training.seeds)})")
+        return self
+
+    @property
+    def runs_path(self) -> Path:
+        return Path(self.runs_dir or Path("runs") / self.name)
+
+    @property
+    def results_stem(self) -> Path:
+        return Path(self.results or Path("results") / self.name)
+
+
+def parse_spec(content: Any, source: str) -> MDSweepSpec:
+    if not isinstance(content, dict):
+        raise ConfigError(source, "<top>", "expected a mapping of keys to values")
+    return validated(MDSweepSpec, content, source)
+
+
+def load_spec(path: str | Path) -> MDSweepSpec:
+    """Read and validate a sweep spec; paths in it are relative to the working directory."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(str(path), "<file>", "no such file")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise ConfigError(str(path), "<file>", f"malformed YAML{where}") from None
+    spec = parse_spec(content, str(path))
+    for key, value in (("dataset", spec.dataset), ("training.config", spec.training.config)):
+        if not Path(value).exists():
+            raise ConfigError(str(path), key, f"'{value}' does not exist (relative to "
+                                              f"{Path.cwd()})")
+    for index, arm in enumerate(spec.arms):
+        for slot, folder in enumerate(arm.run_dirs or []):
+            if not (Path(folder) / "model.pt").is_file():
+                raise ConfigError(str(path), f"arms.{index}.run_dirs.{slot}",
+                                  f"'{folder}' holds no model.pt (not a finished run)")
+    return spec
