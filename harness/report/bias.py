@@ -1,0 +1,65 @@
+"""What the bias-aware trials did to their inaccurate frames: bias B and weights exp(-B/gamma).
+
+Each table (one per trial, from its ``bias/bias_weights.npz`` artifact) holds frame_id, bias
+(kcal/mol/A), bias_used (what the weights were computed from: B, or B over its median when
+the sweep normalises it) and weight_gamma<g>. Weights near 0 for most frames mean stage 2
+learned from few frames; weights near 1 mean bias-aware training was plain pre-training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from harness.report.document import Table
+from harness.report.summary import number_text, sort_rows
+from harness.report.tables import describe
+
+LOW_WEIGHT = 0.05
+GROUP = ["sweep", "molecule", "model", "method", "inaccurate_level", "budget", "gamma"]
+
+
+def weight_column(gamma: float) -> str:
+    return f"weight_gamma{number_text(gamma)}"
+
+
+def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.ndarray]]
+                    ) -> pd.DataFrame:
+    """One row per trial with a bias table: median B, median B used, and the mean and low
+    fraction of the weights at the trial's own gamma."""
+    rows = []
+    for trial in trials[trials["run_id"].isin(list(bias_tables))].itertuples():
+        table = bias_tables[trial.run_id]
+        weights = table.get(weight_column(trial.gamma))
+        rows.append({**{key: getattr(trial, key) for key in GROUP},
+                     "seed": trial.seed, "selected": trial.selected, "run_id": trial.run_id,
+                     "n_frames": len(table["bias"]),
+                     "bias_median": float(np.median(table["bias"])),
+                     "bias_used_median": float(np.median(table.get("bias_used", table["bias"]))),
+                     "weight_mean": np.nan if weights is None else float(np.mean(weights)),
+                     "weight_low_fraction": np.nan if weights is None
+                     else float(np.mean(weights < LOW_WEIGHT))})
+    return pd.DataFrame(rows, columns=[*GROUP, "seed", "selected", "run_id", "n_frames",
+                                       "bias_median", "bias_used_median", "weight_mean",
+                                       "weight_low_fraction"])
+
+
+def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
+    """Means over seeds per sweep, molecule, model, method, level, budget and gamma."""
+    if statistics.empty:
+        return []
+    rows = {}
+    for key, group in sort_rows(statistics).groupby(GROUP, sort=False):
+        label = ", ".join(part for name, value in zip(GROUP, key, strict=True)
+                          if (part := describe(name, value)))
+        rows[label] = {"trials": str(len(group)),
+                       "frames": str(int(group["n_frames"].mean())),
+                       "median B (kcal/mol/Å)": f"{group['bias_median'].mean():.3f}",
+                       "median B used": f"{group['bias_used_median'].mean():.3f}",
+                       "mean weight": f"{group['weight_mean'].mean():.3f}",
+                       f"weights < {LOW_WEIGHT}": f"{group['weight_low_fraction'].mean():.2f}"}
+    cells = pd.DataFrame.from_dict(rows, orient="index")
+    note = ("Per inaccurate frame: B = |F(x; theta_0) - f| reduced over atoms and components "
+            "(by default their mean); weights exp(-B_used/gamma). Means over the trials "
+            "(seeds) of each row.")
+    return [Table.plain("Bias and weights of the bias-aware trials", cells, note)]

@@ -1,0 +1,182 @@
+"""``harness report``: the whole report from MLflow into a folder, then back into MLflow.
+
+Everything is written into a staging folder beside the output first and swapped in at the end,
+so a report that fails half-way leaves the previous one intact. The folder is the report's:
+its previous contents are replaced whole. The same files are then logged as artifacts
+(under ``report/``) of each experiment's sweep run (``harness.role=sweep``) or, where there is
+none, of a run tagged ``harness.role=report`` that replaces the experiment's previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError
+from harness.report import collect, figures, tables
+from harness.report.bias import bias_statistics, bias_tables_summary
+from harness.report.comparison import paper_tables
+from harness.report.document import Figure, Report, Section, Table
+from harness.report.headline import comparisons, headline, headline_metrics
+from harness.report.render import html, markdown
+
+ARTIFACT_FOLDER = "report"
+FIGURES = "figures"
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    folder: Path
+    files: list[Path]
+    logged_to: list[str]
+    headline: list[str]
+
+
+def _section(heading: str, missing: str, section_tables: list[Table],
+             section_figures: list[Figure] | None = None) -> Section:
+    """A section with its tables and figures, or only the one-line ``missing`` note."""
+    if not section_tables:
+        return Section(heading, missing=missing)
+    return Section(heading, tables=section_tables, figures=section_figures or [])
+
+
+def _trials_section(trials: pd.DataFrame) -> Section:
+    if trials.empty:
+        return Section("Trials", missing="No trial runs (harness.role=trial) in the record.")
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in
+                       trials["status"].value_counts().sort_index().items())
+    paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial."]
+    failed = trials[trials["status"] == "FAILED"]
+    if failed.empty:
+        return Section("Trials", paragraphs=paragraphs)
+    cells = pd.DataFrame({"reason": failed["failure_reason"].replace("", "(none recorded)")
+                          .to_numpy()}, index=failed["trial_key"].where(
+                              failed["trial_key"] != "", failed["run_id"]).to_numpy())
+    return Section("Trials", paragraphs=paragraphs, tables=[Table.plain("Failed trials", cells)])
+
+
+def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
+             bias_data: dict[str, dict[str, np.ndarray]], figure_folder: Path
+             ) -> tuple[Report, dict[str, Any]]:
+    """The report and its metrics (for metrics.json); writes the figures."""
+    statistics = bias_statistics(trials, bias_data)
+    found = comparisons(trials, statistics)
+    sections = [
+        _section("Force error by method and budget (paper Tables 1-2, Figures 3-4)",
+                 "No finished, selected trials in the record.", tables.accuracy_tables(trials),
+                 figures.budget_figures(trials, figure_folder)),
+        _section("Ablation (paper Table 3)", "No ablation trials (no_bat, no_ft) in the record.",
+                 tables.ablation_tables(trials)),
+        _section("Baselines (paper Table 4)",
+                 "No baseline trials (delta_ml, sgdml, ani1ccx) in the record.",
+                 tables.baseline_tables(trials)),
+        _section("The paper's numbers beside ours",
+                 "No MD17 molecule with a setting the paper reports.", paper_tables(trials)),
+        _section("Gamma sensitivity (paper Figure 7a)",
+                 "No bias-aware setting run at two or more gammas.", tables.gamma_tables(trials),
+                 figures.gamma_figures(trials, figure_folder)),
+        _section("Cost ratio (paper Figure 7b)", "No setting run at two or more cost ratios.",
+                 tables.cost_ratio_tables(trials),
+                 figures.cost_ratio_figures(trials, figure_folder)),
+        _section("MD stability (paper Figure 6b)", "No MD runs (harness.role=md) in the record.",
+                 tables.md_stability_tables(md) + tables.md_detail_tables(md),
+                 figures.md_figures(md, figure_folder)),
+        _section("Bias and weights", "No bias artifacts (bias/bias_weights.npz) in the record.",
+                 bias_tables_summary(statistics),
+                 figures.bias_figures(statistics, bias_data, figure_folder)),
+        _trials_section(trials),
+    ]
+    metrics = {"headline": headline_metrics(found),
+               "trials": {state.lower(): int(n)
+                          for state, n in trials["status"].value_counts().items()}}
+    return Report(title, headline(found, trials), sections), metrics
+
+
+def _swap_in(staged: Path, out: Path) -> None:
+    """Replace ``out`` by ``staged``, restoring the old folder if the second rename fails."""
+    previous = None
+    if out.exists():
+        previous = out.with_name(f".{out.name}-previous-{os.getpid()}")
+        os.replace(out, previous)
+    try:
+        os.replace(staged, out)
+    except OSError:
+        if previous is not None:
+            os.replace(previous, out)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous)
+
+
+def _write(staging: Path, store: collect.Store, trials: pd.DataFrame, md: pd.DataFrame
+           ) -> tuple[Path, list[str]]:
+    folder = staging / "report"
+    (folder / FIGURES).mkdir(parents=True)
+    bias_data = collect.download_bias_tables(store, trials, staging / "artifacts")
+    title = "ASTEROID harness report: " + ", ".join(sorted(set(store.experiments.values())))
+    report, metrics = assemble(title, trials, md, bias_data, folder / FIGURES)
+    collect.results_table(trials).to_csv(folder / "results.csv", index=False,
+                                         float_format="%.6g")
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    (folder / "report.md").write_text(markdown(report), encoding="utf-8")
+    (folder / "report.html").write_text(html(report), encoding="utf-8")
+    return folder, report.headline
+
+
+def _reported_experiments(store: collect.Store, trials: pd.DataFrame, md: pd.DataFrame,
+                          named: bool) -> dict[str, str]:
+    """The named experiments, or those that hold sweep or MD runs."""
+    if named:
+        return store.experiments
+    holding = set(trials["experiment"]) | set(md["experiment"])
+    if not holding:
+        raise ConfigError(store.uri, "experiment", "no experiment holds sweep or MD runs "
+                          "(tag harness.role=trial or md): run a sweep first")
+    return {eid: name for eid, name in store.experiments.items() if name in holding}
+
+
+def log_report(store: collect.Store, folder: Path) -> list[str]:
+    """Log the report folder into every reported experiment; returns the run ids."""
+    run_ids = []
+    for experiment_id in store.experiments:
+        sweep_runs = store.client.search_runs([experiment_id],
+                                              f"tags.`{collect.ROLE}` = 'sweep'", max_results=1)
+        if sweep_runs:
+            run_id = sweep_runs[0].info.run_id
+            store.client.log_artifacts(run_id, str(folder), ARTIFACT_FOLDER)
+        else:
+            previous = store.client.search_runs([experiment_id],
+                                                f"tags.`{collect.ROLE}` = 'report'")
+            run_id = store.client.create_run(experiment_id, run_name="report",
+                                             tags={collect.ROLE: "report"}).info.run_id
+            store.client.log_artifacts(run_id, str(folder), ARTIFACT_FOLDER)
+            store.client.set_terminated(run_id)
+            for old in previous:
+                store.client.delete_run(old.info.run_id)
+        run_ids.append(run_id)
+    return run_ids
+
+
+def build_report(tracking_uri: str | None, experiments: list[str] | None, out: Path
+                 ) -> ReportOutcome:
+    """Read the record, write ``out`` (results.csv, metrics.json, report.md, report.html,
+    figures/) atomically, and log the same files to MLflow."""
+    store = collect.open_store(tracking_uri, experiments)
+    trials, md = collect.trial_runs(store), collect.md_runs(store)
+    store = collect.Store(store.uri, store.client,
+                          _reported_experiments(store, trials, md, bool(experiments)))
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-staging-") as staging:
+        folder, lines = _write(Path(staging), store, trials, md)
+        _swap_in(folder, out)
+    files = sorted(path for path in out.rglob("*") if path.is_file())
+    return ReportOutcome(out, files, log_report(store, out), lines)

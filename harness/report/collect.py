@@ -1,0 +1,205 @@
+"""MLflow -> pandas: the sweeps' trial runs and the MD runs, as the shared contract records them.
+
+Trial runs carry ``harness.role=trial`` and the tags sweep, molecule, model, method, budget,
+cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key
+and selected; their metrics are test.force_mae, test.force_rmse (kcal/mol/A),
+test.energy_mae (kcal/mol), validation_loss and wall_seconds. MD runs carry
+``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics.
+
+Nothing here is created in the store: a tracking URI that names a missing database or an
+unreachable server is an error, not an empty report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError
+from harness.train.tracking import resolve_tracking_uri
+
+ROLE = "harness.role"
+TRIAL_TAGS = ("sweep", "profile", "molecule", "model", "method", "budget", "cost_ratio",
+              "accurate_level", "inaccurate_level", "gamma", "seed", "trial_key", "selected",
+              "failure_reason")
+TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
+                 "test.energy_mae": "energy_mae", "validation_loss": "validation_loss",
+                 "wall_seconds": "wall_seconds"}
+MD_TAGS = ("sweep", "molecule", "model", "method", "label", "budget", "step_size_fs", "seed",
+           "model_run_id")
+MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_ps",
+              "md.steps_per_second": "steps_per_second", "md.hr_mae": "hr_mae",
+              "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
+RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio",
+                  "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
+                  "energy_mae", "wall_seconds", "status", "run_id")
+BIAS_ARTIFACT = "bias/bias_weights.npz"
+PAGE_SIZE = 1000
+CONNECT_TIMEOUT_S = 5.0
+DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
+PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+
+
+@dataclass(frozen=True)
+class Store:
+    """An opened tracking store and the experiments the report covers (id -> name)."""
+
+    uri: str
+    client: Any  # mlflow.tracking.MlflowClient, imported lazily (slow import)
+    experiments: dict[str, str]
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast, without creating anything, when ``uri`` names no store."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite":
+        database = uri.removeprefix("sqlite:///")
+        if database != ":memory:" and not Path(database).is_file():
+            raise ConfigError(uri, "tracking_uri", f"no MLflow database at {database}: run a "
+                              "sweep first or pass --tracking-uri")
+    elif parsed.hostname and parsed.scheme.split("+")[0] in DEFAULT_PORTS:
+        # MLflow itself retries an unreachable server or database for minutes
+        port = parsed.port or DEFAULT_PORTS[parsed.scheme.split("+")[0]]
+        try:
+            socket.create_connection((parsed.hostname, port), CONNECT_TIMEOUT_S).close()
+        except OSError as error:
+            raise ConfigError(uri, "tracking_uri",
+                              f"cannot reach the tracking server ({error})") from None
+    elif parsed.scheme in ("", "file"):
+        folder = Path(parsed.path if parsed.scheme == "file" else uri)
+        if not folder.is_dir():
+            raise ConfigError(uri, "tracking_uri", f"no MLflow store folder at {folder}")
+
+
+def _connect(uri: str) -> tuple[Any, dict[str, str]]:
+    """A client of the store and its active experiments, name -> id."""
+    from mlflow.tracking import MlflowClient
+
+    found: dict[str, str] = {}
+    token = None
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        while True:
+            page = client.search_experiments(max_results=PAGE_SIZE, page_token=token)
+            found.update({experiment.name: experiment.experiment_id for experiment in page})
+            token = page.token
+            if not token:
+                return client, found
+    except Exception as error:  # any failure of the first contact means: no usable store
+        raise ConfigError(uri, "tracking_uri", f"cannot read the tracking store "
+                          f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+
+
+def open_store(tracking_uri: str | None, experiment_names: list[str] | None = None) -> Store:
+    """The store at ``tracking_uri`` (else $MLFLOW_TRACKING_URI, else the project's mlflow.db)
+    and the named experiments, or every active one when none is named."""
+    uri = resolve_tracking_uri(tracking_uri)
+    check_reachable(uri)
+    client, known = _connect(uri)
+    names = experiment_names or sorted(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(uri, "experiment", f"no active MLflow experiment named "
+                          f"{', '.join(map(repr, unknown))}; known: {sorted(known) or 'none'}")
+    return Store(uri, client, {known[name]: name for name in names})
+
+
+def _search(store: Store, role: str) -> list[Any]:
+    runs: list[Any] = []
+    token = None
+    while store.experiments:
+        page = store.client.search_runs(list(store.experiments), f"tags.`{ROLE}` = '{role}'",
+                                        max_results=PAGE_SIZE, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    return runs
+
+
+def _records(store: Store, runs: list[Any], tags: tuple[str, ...], metrics: dict[str, str]
+             ) -> pd.DataFrame:
+    records = []
+    for run in runs:
+        record: dict[str, Any] = {"experiment": store.experiments[run.info.experiment_id],
+                                  "run_id": run.info.run_id, "status": run.info.status,
+                                  "start_time": run.info.start_time}
+        record.update({name: run.data.tags.get(name, "") for name in tags})
+        record.update({column: run.data.metrics.get(key, math.nan)
+                       for key, column in metrics.items()})
+        records.append(record)
+    columns = ["experiment", "run_id", "status", "start_time", *tags, *metrics.values()]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.replace("", np.nan), errors="coerce")
+
+
+def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
+    runs, left KILLED by a resumed sweep, give way to its finished run)."""
+    frame = frame.copy()
+    frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
+    frame["budget"] = _numbers(frame["budget"])
+    frame["gamma"] = _numbers(frame["gamma"])
+    frame["seed"] = _numbers(frame["seed"]).astype("Int64")
+    frame["selected"] = frame["selected"].str.lower() == "true"
+    frame["finished_first"] = frame["status"] != "FINISHED"
+    frame = frame.sort_values(["finished_first", "start_time"], ascending=[True, False])
+    keyed = frame["trial_key"] != ""
+    unique = frame[keyed].drop_duplicates(["experiment", "trial_key"])
+    return pd.concat([unique, frame[~keyed]]).drop(columns="finished_first").sort_index()
+
+
+def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
+    frame["arm"] = frame["label"].where(frame["label"] != "", frame["method"])
+    frame["step_size_fs"] = _numbers(frame["step_size_fs"])
+    frame["seed"] = _numbers(frame["seed"]).astype("Int64")
+    return frame
+
+
+def trial_runs(store: Store) -> pd.DataFrame:
+    return typed_trials(_records(store, _search(store, "trial"), TRIAL_TAGS, TRIAL_METRICS))
+
+
+def md_runs(store: Store) -> pd.DataFrame:
+    return typed_md(_records(store, _search(store, "md"), MD_TAGS, MD_METRICS))
+
+
+def results_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """results.csv: one row per trial, sorted by sweep, molecule, model, level, method,
+    budget, cost ratio, gamma and seed."""
+    order = ["sweep", "molecule", "model", "inaccurate_level", "method", "budget",
+             "cost_ratio", "gamma", "seed"]
+    return trials.sort_values(order, na_position="first").loc[:, list(RESULT_COLUMNS)] \
+        .reset_index(drop=True)
+
+
+def download_bias_tables(store: Store, trials: pd.DataFrame, folder: Path
+                         ) -> dict[str, dict[str, np.ndarray]]:
+    """The per-frame bias and weight table of every finished bias-aware trial that logged one,
+    by run id (columns frame_id, bias, bias_used and weight_gamma<g>)."""
+    os.environ.setdefault(PROGRESS_BAR, "false")  # one bar per tiny file buries the output
+    tables = {}
+    candidates = trials[(trials["status"] == "FINISHED") & trials["gamma"].notna()]
+    for run_id in candidates["run_id"]:
+        listed = {info.path for info in store.client.list_artifacts(run_id, "bias")}
+        if BIAS_ARTIFACT not in listed:
+            continue
+        destination = folder / run_id
+        destination.mkdir(parents=True, exist_ok=True)
+        local = store.client.download_artifacts(run_id, BIAS_ARTIFACT, str(destination))
+        with np.load(local) as stored:
+            tables[run_id] = {name: stored[name] for name in stored.files}
+    return tables
