@@ -76,6 +76,110 @@ def _train(args: argparse.Namespace) -> None:
     print(summary_line(run_file(args.config, args.output)))
 
 
+def _sweep_plan(args: argparse.Namespace) -> None:
+    from harness.sweeps.plan import format_plan, make_plan
+    from harness.sweeps.spec import load_spec
+
+    print(format_plan(make_plan(load_spec(args.spec, args.profile), args.spec)))
+
+
+def _sweep_run(args: argparse.Namespace) -> None:
+    from harness.sweeps.runner import run_sweep
+
+    summary = run_sweep(args.spec, args.profile, args.workers, args.storage, args.tracking_uri,
+                        Path(args.state_dir) if args.state_dir else None, args.retry_failed,
+                        progress=not args.quiet)
+    print("\n".join(summary.lines()))
+    print(f"browse: mlflow ui --backend-store-uri {summary.tracking_uri} "
+          "--host 127.0.0.1 --port 5000")
+    if summary.worker_errors:
+        raise SystemExit(1)
+
+
+def _md_run(args: argparse.Namespace) -> None:
+    from harness.md.observables import HistogramSettings
+    from harness.md.results import json_safe
+    from harness.md.runner import MDSettings
+    from harness.md.single import RunRequest, run_md
+    from harness.md.validation import validated
+
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    settings = validated(MDSettings, {
+        "ensemble": args.ensemble, "steps": args.steps, "step_fs": args.step_fs,
+        "temperature_K": args.temperature_K, "friction_per_fs": args.friction_per_fs,
+        "save_interval_fs": args.save_interval_fs, "seeds": tuple(range(args.seeds)),
+        "stability": {"max_pair_distance_A": args.max_pair_distance,
+                      "bond_stretch_factor": args.bond_stretch_factor}}, "harness md run")
+    request = RunRequest(
+        model=args.model, dataset=args.dataset, reference_level=args.reference_level,
+        start_frame=args.start_frame, dtype=args.dtype, device=args.device, engine=args.engine,
+        histogram=validated(HistogramSettings, {"r_max_A": args.r_max, "n_bins": args.bins},
+                            "harness md run (--r-max, --bins)"),
+        tracking_uri=args.tracking_uri, experiment=args.experiment,
+        out=Path(args.out) if args.out else None,
+        trajectory_dir=Path(args.trajectory_dir) if args.trajectory_dir else None)
+    outcome = run_md(request, settings)
+    print(json.dumps(json_safe({"model": outcome["model"], "summary": outcome["summary"],
+                                "files": outcome["files"]}), indent=2))
+
+
+def _md_sweep(args: argparse.Namespace) -> None:
+    from harness.md.results import json_safe
+    from harness.md.sweep import run_sweep
+
+    print(json.dumps(json_safe(run_sweep(args.spec)), indent=2))
+
+
+def _report(args: argparse.Namespace) -> None:
+    from harness.report.build import build_report
+
+    outcome = build_report(args.tracking_uri, args.experiment, Path(args.out))
+    print("\n".join(outcome.headline))
+    print(f"report: {outcome.folder / 'report.md'} ({len(outcome.files)} files; logged to "
+          f"MLflow run(s) {', '.join(outcome.logged_to)})")
+
+
+def _add_md_commands(commands: argparse._SubParsersAction) -> None:
+    md = commands.add_parser("md", help="molecular dynamics with a trained model"
+                             ).add_subparsers(dest="md_command", required=True)
+    md_run = md.add_parser("run", help="Langevin or NVE trajectories of one model, N seeds")
+    md_run.add_argument("model", help="training run folder, model.pt, or MLflow run id")
+    md_run.add_argument("--dataset", default="data/ethanol",
+                        help="start geometry and reference MD for h(r)")
+    md_run.add_argument("--reference-level", default="unlabeled")
+    md_run.add_argument("--start-frame", type=int, default=0)
+    md_run.add_argument("--ensemble", choices=["langevin", "nve"], default="langevin")
+    md_run.add_argument("--steps", type=int, default=2000)
+    md_run.add_argument("--step-fs", type=float, default=0.5)
+    md_run.add_argument("--temperature-K", type=float, default=500.0)
+    md_run.add_argument("--friction-per-fs", type=float, default=0.002,
+                        help="Langevin friction in 1/fs (the paper: 0.002)")
+    md_run.add_argument("--save-interval-fs", type=float, default=10.0)
+    md_run.add_argument("--seeds", type=int, default=4, help="trajectories (seeds 0..N-1)")
+    md_run.add_argument("--max-pair-distance", type=float, default=5.0, help="Angstrom")
+    md_run.add_argument("--bond-stretch-factor", type=float, default=1.5)
+    md_run.add_argument("--r-max", type=float, default=6.0, help="h(r) range, Angstrom")
+    md_run.add_argument("--bins", type=int, default=300, help="h(r) bins")
+    md_run.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    md_run.add_argument("--device", default="cpu")
+    md_run.add_argument("--engine", choices=["batched", "ase"], default="batched",
+                        help="one model call for all seeds, or ASE's integrators one by one")
+    md_run.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    md_run.add_argument("--out", help="write OUT.csv and OUT.json")
+    md_run.add_argument("--trajectory-dir", help="write seed_<k>.extxyz frames here")
+    md_run.add_argument("--experiment", help="log one MLflow run per trajectory here")
+    md_run.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else ./mlflow.db")
+    md_run.set_defaults(run=_md_run)
+
+    md_sweep = md.add_parser("sweep", help="MD stability of several methods over step sizes "
+                             "(trains or reuses models; resumable)")
+    md_sweep.add_argument("spec", help="YAML spec, e.g. sweeps/md-stability.yaml")
+    md_sweep.set_defaults(run=_md_sweep)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +240,38 @@ def build_parser() -> argparse.ArgumentParser:
     bench_table.add_argument("--methods", nargs="+", help="default: every column")
     bench_table.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
     bench_table.set_defaults(run=_bench_table)
+
+    sweep = commands.add_parser("sweep", help="grids of trials: Optuna queue, MLflow record"
+                                ).add_subparsers(dest="sweep_command", required=True)
+    sweep_plan = sweep.add_parser("plan", help="print a spec's cells and trials (runs nothing)")
+    sweep_plan.add_argument("spec", help="sweep spec, e.g. sweeps/default.yaml")
+    sweep_plan.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    sweep_plan.set_defaults(run=_sweep_plan)
+    sweep_run = sweep.add_parser("run", help="run or resume a sweep (the same command again "
+                                 "resumes; on another machine with --storage it joins)")
+    sweep_run.add_argument("spec", help="sweep spec, e.g. sweeps/default.yaml")
+    sweep_run.add_argument("--workers", type=int, default=1,
+                           help="worker processes: one per GPU, else CPU threads split")
+    sweep_run.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    sweep_run.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
+                           "(default: SQLite in the sweep's state folder)")
+    sweep_run.add_argument("--tracking-uri", help="MLflow tracking URI (default: the spec's, "
+                           "$MLFLOW_TRACKING_URI, else mlflow.db in the project)")
+    sweep_run.add_argument("--state-dir", help="root of the sweeps' state folders "
+                           "(default: runs/sweeps)")
+    sweep_run.add_argument("--retry-failed", action="store_true",
+                           help="run the trials that failed by themselves again")
+    sweep_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep_run.set_defaults(run=_sweep_run)
+    _add_md_commands(commands)
+
+    report = commands.add_parser("report", help="paper-style tables and figures from MLflow")
+    report.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
+                        "$MLFLOW_TRACKING_URI, else mlflow.db in the project)")
+    report.add_argument("--experiment", nargs="+", action="extend", metavar="NAME",
+                        help="sweep experiment(s) to report (default: every one with runs)")
+    report.add_argument("--out", default="reports", help="report folder (replaced whole)")
+    report.set_defaults(run=_report)
     return parser
 
 
