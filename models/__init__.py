@@ -1,6 +1,7 @@
 """Force-field backbones behind one registry (``models.registry.build_model``)."""
 
 import models.egnn  # noqa: F401  (registers "egnn")
+import models.gemnet  # noqa: F401  (registers "gemnet_t")
 from models.base import ForceField, energy_and_forces
 from models.registry import available_models, build_model, register_model
 

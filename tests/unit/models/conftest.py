@@ -19,6 +19,9 @@ from models import ForceField, available_models, build_model
 
 SMALL_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "egnn": {"n_features": 16, "n_layers": 2},
+    "gemnet_t": {"num_blocks": 2, "emb_size_atom": 16, "emb_size_edge": 16, "emb_size_trip": 8,
+                 "emb_size_rbf": 4, "emb_size_cbf": 4, "emb_size_bil_trip": 8,
+                 "num_radial": 4, "num_spherical": 3},
 }
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
