@@ -76,6 +76,12 @@ def _train(args: argparse.Namespace) -> None:
     print(summary_line(run_file(args.config, args.output)))
 
 
+def _bench_sweep(args: argparse.Namespace) -> None:
+    from harness.bench.sweep_scaling import format_rows, run_scaling
+
+    print(format_rows(run_scaling(args.spec, args.profile, args.workers)))
+
+
 def _sweep_plan(args: argparse.Namespace) -> None:
     from harness.sweeps.plan import format_plan, make_plan
     from harness.sweeps.spec import load_spec
@@ -84,12 +90,17 @@ def _sweep_plan(args: argparse.Namespace) -> None:
 
 
 def _sweep_run(args: argparse.Namespace) -> None:
+    from harness.data.store import write_json_atomically
     from harness.sweeps.runner import run_sweep
 
-    summary = run_sweep(args.spec, args.profile, args.workers, args.storage, args.tracking_uri,
+    # empty strings (as params.yaml passes them through dvc.yaml) mean "the default"
+    summary = run_sweep(args.spec, args.profile, args.workers, args.storage or None,
+                        args.tracking_uri or None,
                         Path(args.state_dir) if args.state_dir else None, args.retry_failed,
                         progress=not args.quiet)
     print("\n".join(summary.lines()))
+    if args.summary:
+        write_json_atomically(Path(args.summary), summary.as_json())
     print(f"browse: mlflow ui --backend-store-uri {summary.tracking_uri} "
           "--host 127.0.0.1 --port 5000")
     if summary.worker_errors:
@@ -136,7 +147,7 @@ def _md_sweep(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from harness.report.build import build_report
 
-    outcome = build_report(args.tracking_uri, args.experiment, Path(args.out))
+    outcome = build_report(args.tracking_uri or None, args.experiment, Path(args.out))
     print("\n".join(outcome.headline))
     print(f"report: {outcome.folder / 'report.md'} ({len(outcome.files)} files; logged to "
           f"MLflow run(s) {', '.join(outcome.logged_to)})")
@@ -240,6 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_table.add_argument("--methods", nargs="+", help="default: every column")
     bench_table.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
     bench_table.set_defaults(run=_bench_table)
+    bench_sweep = bench.add_parser(
+        "sweep", help="overhead per trial and the speed-up of more workers (fresh runs)")
+    bench_sweep.add_argument("spec", nargs="?", default="sweeps/default.yaml")
+    bench_sweep.add_argument("--profile", default="smoke")
+    bench_sweep.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                             help="worker counts to compare (the first 1 is the reference)")
+    bench_sweep.set_defaults(run=_bench_sweep)
 
     sweep = commands.add_parser("sweep", help="grids of trials: Optuna queue, MLflow record"
                                 ).add_subparsers(dest="sweep_command", required=True)
@@ -262,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--retry-failed", action="store_true",
                            help="run the trials that failed by themselves again")
     sweep_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     sweep_run.set_defaults(run=_sweep_run)
     _add_md_commands(commands)
 

@@ -70,6 +70,14 @@ class SweepSummary:
         lines += self.worker_errors
         return lines
 
+    def as_json(self) -> dict:
+        """What ``--summary`` writes: counts, failures and where the record lives."""
+        return {"name": self.name, "profile": self.profile, "n_trials": self.n_trials,
+                "n_complete": self.n_complete, "n_failed": len(self.failures),
+                "n_pending": self.n_pending, "failures": self.failures,
+                "storage": self.storage_url, "tracking_uri": self.tracking_uri,
+                "wall_seconds": round(self.wall_seconds, 1)}
+
 
 def state_dir_of(spec: SweepSpec, root: Path | None = None) -> Path:
     return Path(root or DEFAULT_STATE_ROOT) / spec.name / spec.profile
