@@ -36,6 +36,22 @@ def _data_inspect(args: argparse.Namespace) -> None:
     print(json.dumps(summarise(load_any(args.path)), indent=2))
 
 
+def _data_compare(args: argparse.Namespace) -> None:
+    from harness.data.discrepancy import discrepancy_report
+    from harness.data.readers import load_any
+    from harness.errors import DataError
+
+    levels = dict(load_any(args.path).levels)
+    for cheap_path in args.cheap or []:  # single files: one level each, named by the file
+        (cheap,) = load_any(cheap_path).levels.values()
+        levels[Path(cheap_path).stem] = cheap
+    if args.accurate is None and len(load_any(args.path).levels) == 1:
+        args.accurate = next(iter(load_any(args.path).levels))
+    if args.accurate not in levels:
+        raise DataError(args.path, "levels", f"no level '{args.accurate}'; has {sorted(levels)}")
+    print(json.dumps(discrepancy_report(levels, args.accurate), indent=2))
+
+
 def _data_fetch(args: argparse.Namespace) -> None:
     from harness.data.public import fetch
 
@@ -63,8 +79,11 @@ def _bench_table(args: argparse.Namespace) -> None:
 
     settings = SMOKE if args.smoke else TableSettings()
     settings = replace(settings, dataset=args.dataset)
-    if args.methods:
-        settings = replace(settings, methods=tuple(args.methods))
+    chosen = {"methods": args.methods, "budgets": args.budgets, "seeds": args.seeds,
+              "accurate_steps": args.accurate_steps, "cheap_steps": args.cheap_steps,
+              "fine_tune_steps": args.fine_tune_steps}
+    settings = replace(settings, **{key: tuple(value) if isinstance(value, list) else value
+                                    for key, value in chosen.items() if value is not None})
     table = run_table(settings, Path(args.runs), workers=args.workers)
     for path in write_outputs(table, Path(args.out)):
         print(path)
@@ -221,6 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = data.add_parser("inspect", help="print a dataset summary as JSON")
     inspect.add_argument("path", help="dataset folder, npz, extxyz or ASE database")
     inspect.set_defaults(run=_data_inspect)
+    compare = data.add_parser("compare", help="each level's labels against the accurate level "
+                              "on the same geometries (JSON)")
+    compare.add_argument("path", help="multi-level dataset folder, e.g. data/ethanol")
+    compare.add_argument("--accurate", help="the reference level (default: the file's only "
+                         "level)")
+    compare.add_argument("--cheap", nargs="+", help="single-level files to compare with it")
+    compare.set_defaults(run=_data_compare)
 
     train = commands.add_parser("train", help="run one training config end to end (resumable)")
     train.add_argument("config", help="YAML config, e.g. configs/ethanol-egnn-standard.yaml")
@@ -249,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="writes OUT.csv and OUT.md")
     bench_table.add_argument("--workers", type=int, default=2, help="runs at once")
     bench_table.add_argument("--methods", nargs="+", help="default: every column")
+    bench_table.add_argument("--budgets", type=int, nargs="+", help="default: 25 50 100")
+    bench_table.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2")
+    bench_table.add_argument("--accurate-steps", type=int,
+                             help="optimiser steps on CCSD frames (stage 1, standard)")
+    bench_table.add_argument("--cheap-steps", type=int,
+                             help="steps on cheap or unlabeled frames (stage 2, score matching)")
+    bench_table.add_argument("--fine-tune-steps", type=int, help="steps of fine-tuning")
     bench_table.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
     bench_table.set_defaults(run=_bench_table)
     bench_sweep = bench.add_parser(

@@ -1,0 +1,46 @@
+"""How far each cheap level's labels are from the accurate ones, on the same geometries.
+
+ASTEROID can only gain from cheap frames that are informative: if every cheap frame is off by
+about the same amount (a narrow spread of the per-frame error), the weights exp(-B/gamma)
+cannot single out good frames, and if the cheap error exceeds what standard training already
+reaches, pre-training on it mostly teaches the shape of the surface. These numbers, on frames
+paired by geometry (``pair_frames``), say which case a dataset is in. Units: kcal/mol/A for
+forces, kcal/mol for energies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.data.frames import FrameSet
+from harness.data.pairing import pair_frames
+
+
+def level_discrepancy(accurate: FrameSet, cheap: FrameSet) -> dict[str, float]:
+    """Force MAE of the cheap labels against the accurate ones and the spread of its
+    per-frame value (the true bias, mean over atoms and components), on paired frames;
+    energy MAE after removing the mean offset (the levels' energy zeros differ)."""
+    ia, ib = pair_frames(accurate, cheap)
+    if len(ia) == 0:
+        return {"n_paired": 0}
+    difference = cheap.forces[ib] - accurate.forces[ia]
+    per_frame = np.abs(difference).mean(axis=(1, 2))
+    energy_difference = cheap.energies[ib] - accurate.energies[ia]
+    energy_difference = energy_difference - energy_difference.mean()
+    return {
+        "n_paired": int(len(ia)),
+        "force_mae": float(np.abs(difference).mean()),
+        "force_rmse": float(np.sqrt(np.mean(difference**2))),
+        "true_bias_p10": float(np.percentile(per_frame, 10)),
+        "true_bias_median": float(np.median(per_frame)),
+        "true_bias_p90": float(np.percentile(per_frame, 90)),
+        "energy_mae_offset_removed": float(np.abs(energy_difference).mean()),
+        "accurate_mean_abs_force": float(np.abs(accurate.forces[ia]).mean()),
+    }
+
+
+def discrepancy_report(levels: dict[str, FrameSet], accurate: str) -> dict[str, dict]:
+    """``level_discrepancy`` of every other labelled level against ``accurate``."""
+    reference = levels[accurate]
+    return {name: level_discrepancy(reference, frames) for name, frames in levels.items()
+            if name != accurate and frames.is_labelled}
