@@ -149,15 +149,38 @@ def headline(found: list[Comparison], trials: pd.DataFrame) -> list[str]:
                 "trials at a common budget in one sweep, molecule and model "
                 f"(trial runs: {states})."]
     sentences = [sentence(comparison) for comparison in found]
+    caveat = undertraining_caveat(trials)
     if len(found) == 1:
-        return sentences
+        return sentences + caveat
     wins = [c for c in found if c.relative_reduction > 0]
     overall = (f"ASTEROID beats standard training at the smallest budget in {len(wins)} of "
                f"{len(found)} settings")
     if wins:
         best = max(wins, key=lambda c: c.relative_reduction)
         overall += f" (largest reduction {best.relative_reduction:.1%}, {best.key})"
-    return [overall + ".", *sentences]
+    return [overall + ".", *sentences, *caveat]
+
+
+def undertraining_caveat(trials: pd.DataFrame) -> list[str]:
+    """A warning when compared trials stopped at their step cap while still improving.
+
+    Then the record measures what a fixed number of optimiser steps buys, not converged
+    accuracy: more data need not help (fewer epochs each), and pre-training looks better than
+    it would against a converged standard model.
+    """
+    chosen = selected(trials)
+    compared = chosen[chosen["method"].isin([STANDARD, ASTEROID])]
+    if "stages_still_improving" not in compared or compared.empty:
+        return []
+    capped = int((compared["stages_still_improving"] > 0).sum())
+    if capped == 0:
+        return []
+    return [f"Caveat: in {capped} of {len(compared)} selected standard and ASTEROID trials at "
+            "least one training stage hit its step or epoch cap while its validation loss was "
+            "still falling (best epoch = last epoch). Those models are under-trained: the "
+            "comparison measures what a fixed number of optimiser steps buys, not converged "
+            "accuracy. Raise the schedules' max_steps (e.g. the paper profile) for converged "
+            "numbers."]
 
 
 def headline_metrics(found: list[Comparison]) -> dict[str, Any]:

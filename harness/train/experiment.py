@@ -35,6 +35,8 @@ from harness.train.prediction import labels, predict
 from harness.train.tracking import MlflowTracker, NullTracker, Tracker
 
 RUN_ID_FILE = "mlflow_run_id.txt"
+# How many of a run's stages hit their step or epoch cap still improving (read by reports).
+STILL_IMPROVING_METRIC = "training.stages_still_improving"
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -248,6 +250,8 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
         tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})
+        tracker.log_metrics({STILL_IMPROVING_METRIC: float(sum(
+            stage.still_improving_at_cap for stage in outcome.stages))})
         for path in (output / "results.json", *model_files, output / "config.yaml"):
             tracker.log_artifact(path)
         if outcome.bias_table is not None:

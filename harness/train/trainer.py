@@ -48,6 +48,11 @@ class StageResult:
     stopped_by: str
     history: list[dict[str, float]] = field(default_factory=list)
 
+    @property
+    def still_improving_at_cap(self) -> bool:
+        """Stopped by its step or epoch cap while its last epoch was its best: under-trained."""
+        return self.stopped_by in ("max_steps", "max_epochs") and self.best_epoch >= self.epochs - 1
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -27,13 +27,15 @@ from harness.report.collect import (
 MOLECULE, MODEL = "ethanol", "egnn"
 METRICS = {"force_mae": "test.force_mae", "force_rmse": "test.force_rmse",
            "energy_mae": "test.energy_mae", "validation_loss": "validation_loss",
-           "wall_seconds": "wall_seconds"}
+           "wall_seconds": "wall_seconds",
+           "stages_still_improving": "training.stages_still_improving"}
 
 
 def trial(method: str, budget: float, seed: int, force_mae: float, *, level: str = "xtb",
           ratio: str = "measured", gamma: float | None = None, selected: bool = True,
           status: str = "FINISHED", sweep: str = "toy", molecule: str = MOLECULE,
-          model: str = MODEL, accurate_level: str = "ccsd", reason: str = "") -> dict[str, Any]:
+          model: str = MODEL, accurate_level: str = "ccsd", reason: str = "",
+          still_improving: int = 0) -> dict[str, Any]:
     """One trial run: its contract tags (strings) and metrics."""
     gamma_text = "" if gamma is None else f"{gamma:g}"
     key = (f"{molecule}/{method}/{level}/b{budget:g}/r{ratio}"
@@ -47,7 +49,8 @@ def trial(method: str, budget: float, seed: int, force_mae: float, *, level: str
         tags["failure_reason"] = reason
     metrics = {} if status == "FAILED" else {
         "force_mae": force_mae, "force_rmse": 1.3 * force_mae, "energy_mae": 0.1 * force_mae,
-        "validation_loss": force_mae ** 2, "wall_seconds": 10.0 + seed}
+        "validation_loss": force_mae ** 2, "wall_seconds": 10.0 + seed,
+        "stages_still_improving": float(still_improving)}
     return {"tags": tags, "metrics": metrics, "status": status}
 
 

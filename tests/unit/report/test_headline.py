@@ -73,3 +73,13 @@ def test_headline_metrics_carry_the_numbers(toy_frame: pd.DataFrame) -> None:
     metrics = headline_metrics(comparisons(toy_frame, NO_BIAS))
     entry = metrics["toy/ethanol/egnn/xtb/rmeasured/b25"]
     assert entry["relative_reduction"] == pytest.approx(1 - 0.65 / 1.05)
+
+
+def test_trials_still_improving_at_their_step_cap_get_a_caveat() -> None:
+    runs = _pair((1.0, 1.2), (0.5, 0.6))
+    runs[0] = standard(25, 0, 1.0, still_improving=1)
+    lines = _headline(runs)
+    assert lines[-1].startswith("Caveat: in 1 of 6 selected standard and ASTEROID trials")
+    assert "under-trained" in lines[-1]
+    assert not any(line.startswith("Caveat") for line in _headline(_pair((1.0, 1.2),
+                                                                         (0.5, 0.6))))

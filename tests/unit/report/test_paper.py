@@ -39,9 +39,9 @@ def test_comparison_says_yes_for_the_papers_own_setting() -> None:
                   molecule="malonaldehyde", model="gemnet_t", accurate_level="ccsd_t")
             for seed in (0, 1)]
     [table] = paper_tables(frame_of(runs))
-    assert table.cells.at["asteroid, gemnet, dft, ratio 20 (Table 3, ASTEROID)",
+    assert table.cells.at["asteroid, gemnet_t, dft, ratio 20 (Table 3, ASTEROID)",
                           "same setting"] == "yes"
-    assert table.cells.at["asteroid, gemnet, dft, ratio 20 (Table 4, ASTEROID)",
+    assert table.cells.at["asteroid, gemnet_t, dft, ratio 20 (Table 4, ASTEROID)",
                           "same setting"] == "no: budget 200 vs 250"
 
 

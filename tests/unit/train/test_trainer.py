@@ -101,3 +101,13 @@ def test_resumed_training_matches_uninterrupted_training(tmp_path: Path) -> None
     assert result.epochs == 4
     for name, value in uninterrupted.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[name]), name
+
+
+def test_a_stage_capped_at_its_best_epoch_counts_as_still_improving() -> None:
+    def stage(best_epoch: int, stopped_by: str) -> StageResult:
+        return StageResult("s", 1.0, best_epoch, epochs=10, steps=100, stopped_by=stopped_by)
+
+    assert stage(9, "max_steps").still_improving_at_cap
+    assert stage(9, "max_epochs").still_improving_at_cap
+    assert not stage(5, "max_steps").still_improving_at_cap
+    assert not stage(9, "early_stopping").still_improving_at_cap
