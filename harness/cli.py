@@ -166,7 +166,8 @@ def _md_sweep(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from harness.report.build import build_report
 
-    outcome = build_report(args.tracking_uri or None, args.experiment, Path(args.out))
+    outcome = build_report(args.tracking_uri or None, args.experiment, Path(args.out),
+                           args.profile or None)
     print("\n".join(outcome.headline))
     print(f"report: {outcome.folder / 'report.md'} ({len(outcome.files)} files; logged to "
           f"MLflow run(s) {', '.join(outcome.logged_to)})")
@@ -323,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--experiment", nargs="+", action="extend", metavar="NAME",
                         help="sweep experiment(s) to report (default: every one with runs)")
     report.add_argument("--out", default="reports", help="report folder (replaced whole)")
+    report.add_argument("--profile", help="only the sweep trials of this profile "
+                        "(default: every profile)")
     report.set_defaults(run=_report)
     return parser
 

@@ -165,12 +165,14 @@ def log_report(store: collect.Store, folder: Path) -> list[str]:
     return run_ids
 
 
-def build_report(tracking_uri: str | None, experiments: list[str] | None, out: Path
-                 ) -> ReportOutcome:
+def build_report(tracking_uri: str | None, experiments: list[str] | None, out: Path,
+                 profile: str | None = None) -> ReportOutcome:
     """Read the record, write ``out`` (results.csv, metrics.json, report.md, report.html,
-    figures/) atomically, and log the same files to MLflow."""
+    figures/) atomically, and log the same files to MLflow. ``profile``: report only the
+    sweep trials of that profile."""
     store = collect.open_store(tracking_uri, experiments)
-    trials, md = collect.trial_runs(store), collect.md_runs(store)
+    trials = collect.of_profile(collect.trial_runs(store), profile)
+    md = collect.md_runs(store)
     store = collect.Store(store.uri, store.client,
                           _reported_experiments(store, trials, md, bool(experiments)))
     out = out.resolve()

@@ -174,6 +174,12 @@ def trial_runs(store: Store) -> pd.DataFrame:
     return typed_trials(_records(store, _search(store, "trial"), TRIAL_TAGS, TRIAL_METRICS))
 
 
+def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:
+    """The trials of one sweep profile (None: all): smoke and default runs of one spec share
+    its MLflow experiment, and a report must not average them together."""
+    return trials if profile is None else trials[trials["profile"] == profile]
+
+
 def md_runs(store: Store) -> pd.DataFrame:
     return typed_md(_records(store, _search(store, "md"), MD_TAGS, MD_METRICS))
 

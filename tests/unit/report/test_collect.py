@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from report_toy import frame_of, standard
 
 from harness.errors import ConfigError
 from harness.report import collect
@@ -77,3 +78,11 @@ def test_an_unknown_experiment_is_named_with_the_known_ones(toy_store: str) -> N
     with pytest.raises(ConfigError, match="'nope'") as error:
         collect.open_store(toy_store, ["toy", "nope"])
     assert "toy-md" in str(error.value)
+
+
+def test_a_profile_keeps_only_its_own_trials() -> None:
+    smoke = standard(10, 0, 9.0)
+    smoke["tags"]["profile"] = "smoke"
+    trials = frame_of([standard(25, 0, 1.0), smoke])
+    assert collect.of_profile(trials, "default")["budget"].tolist() == [25]
+    assert len(collect.of_profile(trials, None)) == 2
