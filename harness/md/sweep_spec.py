@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import ConfigError
@@ -22,6 +21,7 @@ from harness.md.observables import HistogramSettings
 from harness.md.reference import DEFAULT_REFERENCE_LEVEL
 from harness.md.stability import StabilityCriteria
 from harness.md.validation import validated
+from harness.yaml_files import read_yaml_file
 
 
 class Strict(BaseModel):
@@ -134,14 +134,7 @@ def parse_spec(content: Any, source: str) -> MDSweepSpec:
 def load_spec(path: str | Path) -> MDSweepSpec:
     """Read and validate a sweep spec; paths in it are relative to the working directory."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), "<file>", "no such file")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(str(path), "<file>", f"malformed YAML{where}") from None
+    content = read_yaml_file(path)
     spec = parse_spec(content, str(path))
     for key, value in (("dataset", spec.dataset), ("training.config", spec.training.config)):
         if not Path(value).exists():

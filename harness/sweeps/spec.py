@@ -23,6 +23,7 @@ from pydantic import Field, StringConstraints, ValidationError, field_validator,
 
 from harness.errors import ConfigError
 from harness.train.config import Method, Strict
+from harness.yaml_files import read_yaml_file
 
 DEFAULT_PROFILE = "default"
 MEASURED = "measured"
@@ -248,14 +249,7 @@ def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> Swe
 def load_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> SweepSpec:
     """Read and validate a YAML sweep spec under ``profile``."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), "<file>", "no such file")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(str(path), "<file>", f"malformed YAML{where}") from None
+    content = read_yaml_file(path)
     return parse_spec(content, str(path), profile)
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.yaml_files import read_yaml_file
 
 Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "score_matching",
                  "delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned"]
@@ -252,14 +252,7 @@ def parse_config(content: dict[str, Any], source: str) -> TrainConfig:
 def load_config(path: str | Path) -> TrainConfig:
     """Read and validate a YAML training config."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(str(path), "<file>", "no such file")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", None)
-        where = f" at line {line + 1}" if line is not None else ""
-        raise ConfigError(str(path), "<file>", f"malformed YAML{where}") from None
+    content = read_yaml_file(path)
     config = parse_config(content, str(path))
     _require_data_paths(config, str(path))
     return config
