@@ -220,7 +220,8 @@ class Worker:
         elapsed = time.perf_counter() - started
         set_attributes(self.storage, claimed, {
             **metrics, "test": results["test"], "trial_seconds": elapsed,
-            "overhead_seconds": elapsed - training_seconds})
+            "overhead_seconds": elapsed - training_seconds,
+            "outside_fit_seconds": elapsed - results.get("training_seconds", 0.0)})
         if not tell(self.study, self.storage, claimed, metrics["validation_loss"]):
             log.warning("%s: failed as stale meanwhile; its retry records it", claimed.number)
         log.info("%s: validation loss %.4g, test force MAE %.4g, %.1f s",

@@ -239,6 +239,7 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
             "details": outcome.details,
             "stages": [stage.to_dict() for stage in outcome.stages],
             "wall_seconds": time.perf_counter() - started,
+            "training_seconds": sum(stage.seconds for stage in outcome.stages),
         }
         write_json_atomically(output / "results.json", results)
         model_files = list(outcome.model_files)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class StageResult:
     epochs: int
     steps: int
     stopped_by: str
+    seconds: float = 0.0  # in ``fit`` (optimiser steps and validation), this process only
     history: list[dict[str, float]] = field(default_factory=list)
 
     @property
@@ -101,6 +103,7 @@ class Trainer:
             validation_objective: Callable[..., Tensor],
             checkpoint_path: Path | None = None) -> StageResult:
         """Train ``model`` in place; resumes from ``checkpoint_path`` when it exists."""
+        started = time.perf_counter()
         schedule = self.schedule
         model.to(self.device)
         optimizer = make_optimizer(schedule, model.parameters())
@@ -169,6 +172,7 @@ class Trainer:
         return StageResult(name=name, best_validation_loss=progress.best_validation_loss,
                            best_epoch=progress.best_epoch, epochs=progress.epoch,
                            steps=progress.step, stopped_by=progress.stopped_by,
+                           seconds=time.perf_counter() - started,
                            history=list(progress.history))
 
     def _train_epoch(self, model: ForceField, objective: Callable[..., Tensor], loader: Any,
