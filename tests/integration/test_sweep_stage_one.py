@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from result_checks import without_timings
 from sweep_checks import PROJECT_ROOT, TINY_SPEC
 
 from harness.sweeps import stage_one
@@ -30,7 +31,7 @@ def asteroid_configs() -> dict[str, dict[str, Any]]:
 
 def train(config: dict[str, Any], folder: Path) -> dict[str, Any]:
     results = run(TrainConfig.model_validate(config), "tiny.yaml", folder, NullTracker())
-    return {key: value for key, value in results.items() if key != "wall_seconds"}
+    return without_timings(results)
 
 
 def test_adopted_stage_one_gives_the_results_of_a_trained_one(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from result_checks import without_timings
 
 from harness.cli import main
 from harness.train.config import parse_config
@@ -87,10 +88,6 @@ def harness_train(config_path: Path, output: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def comparable(results: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in results.items() if key != "wall_seconds"}
-
-
 def test_killed_run_resumes_to_the_uninterrupted_result(toy_dataset: Path,
                                                         tmp_path: Path) -> None:
     config = toy_config(toy_dataset, "asteroid")
@@ -114,7 +111,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(toy_dataset: Path,
         assert process.returncode == 0, errors.decode()
     straight = json.loads((tmp_path / "straight" / "results.json").read_text())
     again = json.loads((tmp_path / "killed" / "results.json").read_text())
-    assert comparable(again) == comparable(straight)
+    assert without_timings(again) == without_timings(straight)
 
 
 def test_harness_train_logs_params_metrics_and_artifacts_to_mlflow(toy_dataset: Path,
