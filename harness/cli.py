@@ -37,19 +37,19 @@ def _data_inspect(args: argparse.Namespace) -> None:
 
 
 def _data_compare(args: argparse.Namespace) -> None:
-    from harness.data.discrepancy import discrepancy_report
+    from harness.data.discrepancy import discrepancy_report, most_expensive_level
     from harness.data.readers import load_any
     from harness.errors import DataError
 
-    levels = dict(load_any(args.path).levels)
+    own_levels = load_any(args.path).levels
+    accurate = args.accurate or most_expensive_level(own_levels)
+    levels = dict(own_levels)
     for cheap_path in args.cheap or []:  # single files: one level each, named by the file
         (cheap,) = load_any(cheap_path).levels.values()
         levels[Path(cheap_path).stem] = cheap
-    if args.accurate is None and len(load_any(args.path).levels) == 1:
-        args.accurate = next(iter(load_any(args.path).levels))
-    if args.accurate not in levels:
-        raise DataError(args.path, "levels", f"no level '{args.accurate}'; has {sorted(levels)}")
-    print(json.dumps(discrepancy_report(levels, args.accurate), indent=2))
+    if accurate not in levels:
+        raise DataError(args.path, "levels", f"no level '{accurate}'; has {sorted(levels)}")
+    print(json.dumps(discrepancy_report(levels, accurate), indent=2))
 
 
 def _data_fetch(args: argparse.Namespace) -> None:
@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare = data.add_parser("compare", help="each level's labels against the accurate level "
                               "on the same geometries (JSON)")
     compare.add_argument("path", help="multi-level dataset folder, e.g. data/ethanol")
-    compare.add_argument("--accurate", help="the reference level (default: the file's only "
-                         "level)")
+    compare.add_argument("--accurate", help="the reference level (default: the labelled "
+                         "level with the highest cost per label, or the file's only level)")
     compare.add_argument("--cheap", nargs="+", help="single-level files to compare with it")
     compare.set_defaults(run=_data_compare)
 

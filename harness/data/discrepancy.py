@@ -44,3 +44,13 @@ def discrepancy_report(levels: dict[str, FrameSet], accurate: str) -> dict[str, 
     reference = levels[accurate]
     return {name: level_discrepancy(reference, frames) for name, frames in levels.items()
             if name != accurate and frames.is_labelled}
+
+
+def most_expensive_level(levels: dict[str, FrameSet]) -> str | None:
+    """The accurate level by default: the only level, else the labelled one whose labels cost
+    the most CPU-seconds (None when no cost is known)."""
+    if len(levels) == 1:
+        return next(iter(levels))
+    costed = {name: frames.seconds_per_label for name, frames in levels.items()
+              if frames.is_labelled and frames.seconds_per_label is not None}
+    return max(costed, key=costed.get) if costed else None

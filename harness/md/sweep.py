@@ -8,7 +8,6 @@ it (and does not log it to MLflow twice). The results file gathers every cell.
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -27,18 +26,9 @@ from harness.md.runner import MDSettings, simulate
 from harness.md.single import DTYPES
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
 from harness.md.tracking import log_md_run, tag_model_run
+from harness.sweeps.spec import deep_merge
 
 NVE_COLUMNS = ("stable", "time_to_failure_ps")
-
-
-def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def training_config(spec: MDSweepSpec, arm: ArmSpec, seed: int) -> dict[str, Any]:

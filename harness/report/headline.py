@@ -170,8 +170,6 @@ def undertraining_caveat(trials: pd.DataFrame) -> list[str]:
     """
     chosen = selected(trials)
     compared = chosen[chosen["method"].isin([STANDARD, ASTEROID])]
-    if "stages_still_improving" not in compared or compared.empty:
-        return []
     capped = int((compared["stages_still_improving"] > 0).sum())
     if capped == 0:
         return []

@@ -16,7 +16,6 @@ A trial that fails by itself (an exception, a non-finite loss) is told FAIL with
 
 from __future__ import annotations
 
-import fcntl
 import threading
 import warnings
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback, fail_s
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.errors import ConfigError
+from harness.locks import exclusive_file_lock
 from harness.sweeps.databases import create_sqlite_atomically, sqlite_path
 from harness.sweeps.plan import Plan, Trial
 from harness.sweeps.spec import SchedulingSpec, SweepSpec
@@ -122,19 +122,6 @@ def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
     return enqueued
 
 
-@contextmanager
-def _file_lock(path: Path | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def claim_next(study: optuna.Study, storage: RDBStorage) -> FrozenTrial | None:
     """Switch the first waiting trial to RUNNING for this worker, or None when none waits.
 
@@ -144,7 +131,7 @@ def claim_next(study: optuna.Study, storage: RDBStorage) -> FrozenTrial | None:
     database = sqlite_path(storage.url)
     lock = None if database is None else database.with_name(database.name + ".claim-lock")
     study_id = storage.get_study_id_from_name(study.study_name)
-    with _file_lock(lock):
+    with exclusive_file_lock(lock):
         for waiting in storage.get_all_trials(study_id, deepcopy=False,
                                               states=(TrialState.WAITING,)):
             # The heartbeat comes first: a RUNNING trial without one is never found stale.

@@ -8,13 +8,14 @@ directory). ``NullTracker`` lets the trainer and methods run without MLflow.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+from harness.locks import exclusive_file_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_PARAM_LENGTH = 500
@@ -65,17 +66,10 @@ def default_artifact_location(tracking_uri: str) -> str | None:
 def sqlite_creation_lock(tracking_uri: str) -> Iterator[None]:
     """Serialise opening a SQLite store across processes: MLflow creates and migrates the
     schema on first use, and two processes doing it at once fail ('duplicate column')."""
-    if not tracking_uri.startswith("sqlite:///"):
+    lock_path = (Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
+                 if tracking_uri.startswith("sqlite:///") else None)
+    with exclusive_file_lock(lock_path):
         yield
-        return
-    lock_path = Path(tracking_uri.removeprefix("sqlite:///") + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class MlflowTracker:

@@ -6,7 +6,11 @@ import dataclasses
 
 import numpy as np
 
-from harness.data.discrepancy import discrepancy_report, level_discrepancy
+from harness.data.discrepancy import (
+    discrepancy_report,
+    level_discrepancy,
+    most_expensive_level,
+)
 
 
 def test_a_constant_force_offset_is_its_own_mae_and_spread_is_zero(make_frames):
@@ -30,3 +34,12 @@ def test_unpaired_geometries_and_unlabelled_levels_are_not_compared(make_frames)
     report = discrepancy_report({"ccsd": accurate, "xtb": elsewhere, "unlabeled": unlabeled},
                                 "ccsd")
     assert report == {"xtb": {"n_paired": 0}}
+
+
+def test_the_default_reference_is_the_costliest_labelled_level(make_frames):
+    levels = {"ccsd": make_frames(level="ccsd", seconds_per_label=25.0),
+              "xtb": make_frames(level="xtb", seconds_per_label=0.003),
+              "unlabeled": make_frames(level="unlabeled", labelled=False,
+                                       seconds_per_label=99.0)}
+    assert most_expensive_level(levels) == "ccsd"
+    assert most_expensive_level({"only": levels["xtb"]}) == "only"
