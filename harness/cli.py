@@ -72,6 +72,18 @@ def _bench_models(args: argparse.Namespace) -> None:
         write_json(rows, settings, Path(args.json))
 
 
+def _bench_trainer(args: argparse.Namespace) -> None:
+    from harness.bench.trainer import CASES, SMOKE_CASES, run_benchmark, write_json
+
+    cases = SMOKE_CASES if args.smoke else CASES
+    rows = run_benchmark(cases, args.dataset, repeats=args.repeats, threads=args.threads)
+    if args.json:
+        write_json(rows, Path(args.json), args.threads)
+    slow = [row.case for row in rows if row.ratio < args.goal]
+    if slow:
+        print(f"harness: below {args.goal} of the bare loop: {', '.join(slow)}")
+
+
 def _bench_table(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
@@ -90,9 +102,12 @@ def _bench_table(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from harness.train.experiment import run_file, summary_line
+    from harness.train.experiment import convergence_warnings, run_file, summary_line
 
-    print(summary_line(run_file(args.config, args.output)))
+    results = run_file(args.config, args.output)
+    print(summary_line(results))
+    for line in convergence_warnings(results):
+        print(f"harness: warning: {line}", file=sys.stderr)
 
 
 def _bench_sweep(args: argparse.Namespace) -> None:
@@ -267,6 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_models.add_argument("--molecules", nargs="+", help="default: ethanol aspirin")
     bench_models.add_argument("--json", help="also write the rows to this JSON file")
     bench_models.set_defaults(run=_bench_models)
+
+    bench_trainer = bench.add_parser(
+        "trainer", help="steps/s of Trainer.fit against a bare training loop of the same model")
+    bench_trainer.add_argument("--dataset", default="data/ethanol")
+    bench_trainer.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    bench_trainer.add_argument("--repeats", type=int, default=3, help="runs of each loop")
+    bench_trainer.add_argument("--goal", type=float, default=0.9, help="ratio to flag below")
+    bench_trainer.add_argument("--smoke", action="store_true", help="one tiny case (seconds)")
+    bench_trainer.add_argument("--json", help="also write the rows to this JSON file")
+    bench_trainer.set_defaults(run=_bench_trainer)
 
     bench_table = bench.add_parser(
         "table", help="force MAE of every method at equal data cost (resumable)")

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from harness.data.frames import FrameSet
 from harness.data.units import ENERGY_TO_KCAL_PER_MOL
 from harness.errors import ConfigError, DataError
+from harness.train.batching import FrameBatches
 from harness.train.methods import (
     MethodContext,
     MethodOutcome,
@@ -176,9 +177,10 @@ def require_ani_elements(frames: FrameSet) -> None:
 def evaluation_stage(context: MethodContext, name: str, model: ForceField,
                      validation: FrameSet) -> StageResult:
     """The validation loss of a model that is not trained (the zero-shot measurement)."""
-    loss = evaluate_loss(model, validation_loss(context.config), graphs(context, validation),
-                         context.config.schedules.accurate.evaluation_batch_size, context.device)
-    return StageResult(name=name, best_validation_loss=loss, best_epoch=0, epochs=0, steps=0,
+    batches = FrameBatches(graphs(context, validation), context.device).in_order(
+        context.config.schedules.accurate.evaluation_batch_size)
+    loss = evaluate_loss(model, validation_loss(context.config), batches)
+    return StageResult(name=name, best_validation_loss=loss, best_record=0, steps=0,
                        stopped_by="not trained")
 
 

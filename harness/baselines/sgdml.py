@@ -145,14 +145,13 @@ def sgdml(context: MethodContext, splits: Splits) -> MethodOutcome:
     seed_everything(stage_seed(config.seed, "sgdml"))
     models, records = train_sigma_grid(settings, config.loss, splits.accurate_train,
                                        splits.validation)
-    if context.on_epoch is not None:
-        for record in records:
-            context.on_epoch("sgdml", record)
+    if context.on_validation is not None:
+        for index, record in enumerate(records):
+            context.on_validation("sgdml", {**record, "step": float(index)})
     best = min(range(len(records)), key=lambda index: records[index]["validation_force_rmse"])
     model, record = models[best], records[best]
     stage = StageResult(name="sgdml", best_validation_loss=record["validation_loss"],
-                        best_epoch=best, epochs=len(records), steps=0, stopped_by="sigma grid",
-                        history=records)
+                        best_record=best, steps=0, stopped_by="sigma grid", history=records)
     model_file = save_model(model, record, context.checkpoint_dir / MODEL_FILE)
     predictions = sgdml_predict(model, splits.test, settings.max_processes)
     sigma = settings.sigmas[best]

@@ -72,9 +72,8 @@ class TableRun:
     gamma_from: str | None = None  # the seed-0 run whose chosen gamma this run reuses
 
 
-def _schedule(learning_rate: float, batch_size: int, steps: int, patience: int) -> dict:
-    return {"learning_rate": learning_rate, "batch_size": batch_size, "max_epochs": 100_000,
-            "max_steps": steps, "early_stopping_patience": patience}
+def _schedule(learning_rate: float, batch_size: int, steps: int) -> dict:
+    return {"learning_rate": learning_rate, "batch_size": batch_size, "max_steps": steps}
 
 
 def base_config(settings: TableSettings, name: str, method: str, seed: int) -> dict[str, Any]:
@@ -85,10 +84,10 @@ def base_config(settings: TableSettings, name: str, method: str, seed: int) -> d
         "model": settings.model,
         "loss": {"rho": 0.001, "force_loss": "mse", "energy_loss": "mse"},
         "schedules": {
-            "accurate": _schedule(1e-3, 10, settings.accurate_steps, 200),
-            "inaccurate": _schedule(1e-3, 32, settings.cheap_steps, 5),
-            "unlabeled": _schedule(1e-3, 32, settings.cheap_steps, 5),
-            "fine_tune": _schedule(3e-4, 10, settings.fine_tune_steps, 200),
+            "accurate": _schedule(1e-3, 10, settings.accurate_steps),
+            "inaccurate": _schedule(1e-3, 32, settings.cheap_steps),
+            "unlabeled": _schedule(1e-3, 32, settings.cheap_steps),
+            "fine_tune": _schedule(3e-4, 10, settings.fine_tune_steps),
         },
         "asteroid": {"gammas": list(settings.gammas), "normalise_bias": True},
         "tracking": {"enabled": False},

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.sweeps.plan import GAMMA_METHODS
-from harness.train.checkpoint import load_checkpoint
+from harness.train.trainer import stage_finished
 
 STAGE_ONE_CHECKPOINT = Path("checkpoints") / "stage1.pt"  # methods.run_stage's name for it
 
@@ -63,8 +63,7 @@ def publish(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool
     own, shared = trial_folder / STAGE_ONE_CHECKPOINT, shared_checkpoint(state_dir, config)
     if shared.exists() or not own.exists():
         return False
-    saved = load_checkpoint(own)
-    if not saved["progress"]["stopped_by"]:
+    if not stage_finished(own):
         return False
     _copy_atomically(own, shared)
     return True

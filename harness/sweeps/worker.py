@@ -75,6 +75,12 @@ class KeepOpen:
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.tracker.log_metrics(metrics, step)
 
+    def log_metric_entries(self, entries: list[tuple[str, float, int]]) -> None:
+        self.tracker.log_metric_entries(entries)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.tracker.set_tags(tags)
+
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.tracker.log_artifact(path, folder)
 
@@ -227,6 +233,10 @@ class Worker:
         log.info("%s: validation loss %.4g, test force MAE %.4g, %.1f s",
                  claimed.user_attrs["trial_key"], metrics["validation_loss"],
                  results["test"]["force_mae"], elapsed)
+        from harness.train.experiment import convergence_warnings
+
+        for line in convergence_warnings(results):
+            log.warning("%s", line)
 
     def _fail(self, claimed: FrozenTrial, run_id: str, reason: str) -> None:
         reason = reason[:MAX_REASON_LENGTH]

@@ -20,13 +20,17 @@ class WeightAverage:
         self.shadow: dict[str, Tensor] = {
             name: parameter.detach().clone() for name, parameter in model.named_parameters()
         }
+        # one fused update of every tensor per step (looking parameters up costs more)
+        self._targets = list(self.shadow.values())
+        self._sources = [parameter.detach() for _, parameter in model.named_parameters()]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        """Move the average towards ``model``'s parameters (the model it was built with)."""
+        del model  # its parameters are updated in place, so the cached views follow them
         self.updates += 1
         decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
-        for name, parameter in model.named_parameters():
-            self.shadow[name].lerp_(parameter.detach(), 1.0 - decay)
+        torch._foreach_lerp_(self._targets, self._sources, 1.0 - decay)
 
     def averaged_state_dict(self, model: nn.Module) -> dict[str, Tensor]:
         """The model's state dict (buffers included) with the averaged parameters."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from harness.data.frames import FrameSet
@@ -44,3 +44,53 @@ def make_loader(graphs: list[Data], batch_size: int, shuffle: bool,
                 generator: torch.Generator | None = None) -> DataLoader:
     """Mini-batches; shuffling draws from ``generator`` so that a resumed run replays it."""
     return DataLoader(graphs, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+class FrameBatches:
+    """Training or validation frames on the device, served as mini-batches by index.
+
+    Frames of one molecule (the usual case) are stacked once, so that a batch costs a few
+    indexing operations instead of a collation of ``Data`` objects and a host-device copy per
+    step; frames of different molecules are collated by torch_geometric.
+    """
+
+    def __init__(self, graphs: list[Data], device: torch.device) -> None:
+        if not graphs:
+            raise ValueError("no frames to batch")
+        self.graphs = graphs
+        self.device = device
+        first = graphs[0]
+        self.same_molecule = all(torch.equal(graph.z, first.z) for graph in graphs)
+        if self.same_molecule:
+            self.z = first.z.to(device)
+            self.positions = torch.stack([graph.pos for graph in graphs]).to(device)
+            self.forces = torch.stack([graph.forces for graph in graphs]).to(device)
+            self.energy = torch.cat([graph.energy for graph in graphs]).to(device)
+            self.weight = torch.cat([graph.weight for graph in graphs]).to(device)
+            self.frame_id = torch.cat([graph.frame_id for graph in graphs]).to(device)
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def batch(self, index: torch.Tensor) -> Batch:
+        """The frames at ``index`` (a 1-D tensor of frame positions) as one batch."""
+        if not self.same_molecule:
+            return Batch.from_data_list([self.graphs[i] for i in index.tolist()]).to(self.device)
+        n_frames, n_atoms = len(index), len(self.z)
+        index = index.to(self.device)
+        batch = Batch(z=self.z.repeat(n_frames),
+                      pos=self.positions[index].reshape(-1, 3),
+                      forces=self.forces[index].reshape(-1, 3),
+                      energy=self.energy[index], weight=self.weight[index],
+                      frame_id=self.frame_id[index],
+                      batch=torch.arange(n_frames, device=self.device
+                                         ).repeat_interleave(n_atoms),
+                      ptr=torch.arange(0, (n_frames + 1) * n_atoms, n_atoms,
+                                       device=self.device))
+        batch._num_graphs = n_frames
+        return batch
+
+    def in_order(self, batch_size: int) -> list[Batch]:
+        """Every frame once, in order, in batches of at most ``batch_size``."""
+        return [self.batch(torch.arange(start, min(start + batch_size, len(self))))
+                for start in range(0, len(self), batch_size)]

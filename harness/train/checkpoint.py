@@ -1,20 +1,26 @@
-"""Atomic checkpoints and the random-number state they carry.
+"""Atomic checkpoints of plain tensors and python values, and the RNG states they carry.
 
 A checkpoint is written to a temporary file and renamed over the old one, so a run killed at
 any instant leaves either the previous or the new checkpoint, never half of one. Restoring the
-RNG states of python, numpy and torch (and the loader's shuffling generator, saved by the
-trainer) makes a resumed run replay exactly what an uninterrupted run would have done.
+RNG states of python, numpy and torch (and the trainer's shuffling generator) makes a resumed
+run replay exactly what an uninterrupted run would have done.
+
+Checkpoints are loaded with ``weights_only=True``: they hold tensors, numbers, strings, lists
+and dicts only (numpy's RNG state is stored as a tensor), so a planted file cannot run code.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from harness.errors import DataError
 
 
 def save_checkpoint(path: Path, content: dict[str, Any]) -> None:
@@ -29,17 +35,28 @@ def save_checkpoint(path: Path, content: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at ``path``, or None when there is none yet."""
+    """The checkpoint at ``path``, or None when there is none yet.
+
+    A file holding anything but tensors and plain python values is refused (DataError).
+    """
     path = Path(path)
     if not path.exists():
         return None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise DataError(str(path), "<checkpoint>",
+                        f"refused: holds more than tensors and plain values ({first_line})"
+                        ) from None
 
 
 def rng_states() -> dict[str, Any]:
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
     states: dict[str, Any] = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
+                  float(cached_gaussian)],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():
@@ -48,8 +65,11 @@ def rng_states() -> dict[str, Any]:
 
 
 def restore_rng_states(states: dict[str, Any]) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, position, has_gauss, cached_gaussian = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss,
+                         cached_gaussian))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])

@@ -32,11 +32,13 @@ from harness.train.config import (
 from harness.train.methods import MethodContext, MethodOutcome, Splits, run_method
 from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
-from harness.train.tracking import MlflowTracker, NullTracker, Tracker
+from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
 
 RUN_ID_FILE = "mlflow_run_id.txt"
 # How many of a run's stages hit their step or epoch cap still improving (read by reports).
 STILL_IMPROVING_METRIC = "training.stages_still_improving"
+# Tags: whether every trained stage converged, and the names of those that did not.
+CONVERGED_TAG, NOT_CONVERGED_TAG = "training.converged", "training.not_converged_stages"
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -223,12 +225,18 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
         tracker.log_params({**flatten(config.model_dump(mode="json")),
                             **{f"data.actual.{k}": v for k, v in sizes.items()}})
 
-        def log_epoch(stage: str, record: dict[str, float]) -> None:
-            tracker.log_metrics({f"{stage}.{key}": value for key, value in record.items()
-                                 if key != "epoch"}, step=int(record["epoch"]))
+        buffered = BufferedMetrics(tracker)
 
-        context = MethodContext(config, device, dtype, output / "checkpoints", log_epoch)
-        outcome = run_method(context, splits)
+        def log_validation(stage: str, record: dict[str, float]) -> None:
+            buffered.add({f"{stage}.{key}": value for key, value in record.items()
+                          if key not in ("step", "epoch")}, step=int(record["step"]))
+
+        context = MethodContext(config, device, dtype, output / "checkpoints", log_validation,
+                                after_stage=buffered.flush)
+        try:
+            outcome = run_method(context, splits)
+        finally:
+            buffered.flush()
         metrics = test_metrics(outcome, config.schedules.accurate.evaluation_batch_size, device)
         results = {
             "name": config.name, "method": config.method,
@@ -238,6 +246,8 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
             "needs_inaccurate_label_at_inference": config.method == "delta_ml",
             "details": outcome.details,
             "stages": [stage.to_dict() for stage in outcome.stages],
+            "not_converged_stages": [stage.name for stage in outcome.stages
+                                     if stage.still_improving_at_cap],
             "wall_seconds": time.perf_counter() - started,
             "training_seconds": sum(stage.seconds for stage in outcome.stages),
         }
@@ -251,8 +261,9 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
         tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})
-        tracker.log_metrics({STILL_IMPROVING_METRIC: float(sum(
-            stage.still_improving_at_cap for stage in outcome.stages))})
+        tracker.log_metrics({STILL_IMPROVING_METRIC: float(len(results["not_converged_stages"]))})
+        tracker.set_tags({CONVERGED_TAG: str(not results["not_converged_stages"]).lower(),
+                          NOT_CONVERGED_TAG: ",".join(results["not_converged_stages"])})
         for path in (output / "results.json", *model_files, output / "config.yaml"):
             tracker.log_artifact(path)
         if outcome.bias_table is not None:
@@ -273,3 +284,17 @@ def run_file(path: str | Path, output_dir: str | Path | None = None) -> dict[str
 def summary_line(results: dict[str, Any]) -> str:
     test = results["test"]
     return json.dumps({"name": results["name"], "method": results["method"], **test})
+
+
+def convergence_warnings(results: dict[str, Any]) -> list[str]:
+    """One line per stage stopped at a cap while still improving, and a worse fine-tuning."""
+    lines = [f"{results['name']}: stage {stage['name']} NOT CONVERGED: stopped by "
+             f"{stage['stopped_by']} at step {stage['steps']}, its best validation loss at "
+             f"step {stage['best_step']} (raise the cap)"
+             for stage in results["stages"] if stage.get("still_improving_at_cap")]
+    guard = results["details"].get("fine_tuning")
+    if guard and guard["worse_than_stage1"]:
+        lines.append(f"{results['name']}: fine-tuning ended worse than its own stage 1 "
+                     f"(validation loss {guard['stage3_best_validation_loss']:.4g} against "
+                     f"{guard['stage1_best_validation_loss']:.4g})")
+    return lines

@@ -18,6 +18,7 @@ Nothing here touches MLflow or writes results: side effects stay in ``experiment
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from harness.train.checkpoint import seed_everything
 from harness.train.config import Schedule, TrainConfig
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
-from harness.train.trainer import EpochCallback, StageResult, Trainer
+from harness.train.trainer import StageResult, Trainer, ValidationCallback
 from models import ForceField, build_model
 
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
@@ -63,7 +64,8 @@ class MethodContext:
     device: torch.device
     dtype: torch.dtype
     checkpoint_dir: Path
-    on_epoch: EpochCallback | None = None
+    on_validation: ValidationCallback | None = None
+    after_stage: Callable[[], None] | None = None  # e.g. flush buffered metrics
 
 
 @dataclass
@@ -154,11 +156,15 @@ def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Sc
               ) -> StageResult:
     config = context.config
     trainer = Trainer(schedule, context.device, stage_seed(config.seed, name),
-                      progress=config.progress, on_epoch=context.on_epoch)
-    return trainer.fit(name, model, objective, graphs(context, train_frames, weights),
-                       graphs(context, validation_frames),
-                       validation_loss(config, validate_forces_only),
-                       context.checkpoint_dir / f"{name}.pt")
+                      progress=config.progress, on_validation=context.on_validation,
+                      checkpoint_interval_s=config.checkpoint_interval_s)
+    result = trainer.fit(name, model, objective, graphs(context, train_frames, weights),
+                         graphs(context, validation_frames),
+                         validation_loss(config, validate_forces_only),
+                         context.checkpoint_dir / f"{name}.pt")
+    if context.after_stage is not None:
+        context.after_stage()
+    return result
 
 
 def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Splits
@@ -232,7 +238,17 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     if bias_aware:
         details.update(chosen_gamma=best[1], validation_loss_by_gamma=validation_by_gamma,
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()))
+        if with_fine_tuning:
+            details["fine_tuning"] = fine_tuning_guard(stage_one, best[0])
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
+
+
+def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float) -> dict[str, Any]:
+    """Stage 1 and the chosen stage 3 side by side on the same validation loss: a fine-tuned
+    model worse than the model of the accurate frames alone means the pre-training hurt."""
+    return {"stage1_best_validation_loss": stage_one.best_validation_loss,
+            "stage3_best_validation_loss": fine_tuned_loss,
+            "worse_than_stage1": fine_tuned_loss > stage_one.best_validation_loss}
 
 
 def score_matching(context: MethodContext, splits: Splits) -> MethodOutcome:

@@ -19,11 +19,17 @@ from harness.locks import exclusive_file_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_PARAM_LENGTH = 500
+MAX_METRICS_PER_BATCH = 1000  # MLflow's limit per log_batch call
+
+
+MetricEntry = tuple[str, float, int]  # name, value, step
 
 
 class Tracker(Protocol):
     def log_params(self, params: dict[str, Any]) -> None: ...
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def log_metric_entries(self, entries: list[MetricEntry]) -> None: ...
+    def set_tags(self, tags: dict[str, str]) -> None: ...
     def log_artifact(self, path: Path, folder: str | None = None) -> None: ...
     def close(self, status: str = "FINISHED") -> None: ...
 
@@ -38,6 +44,12 @@ class NullTracker:
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         del metrics, step
+
+    def log_metric_entries(self, entries: list[MetricEntry]) -> None:
+        del entries
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        del tags
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         del path, folder
@@ -110,8 +122,49 @@ class MlflowTracker:
         entries = [Metric(key, float(value), now, step or 0) for key, value in metrics.items()]
         self.client.log_batch(self.run_id, metrics=entries)
 
+    def log_metric_entries(self, entries: list[MetricEntry]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        metrics = [Metric(name, float(value), now, step) for name, value, step in entries]
+        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+            self.client.log_batch(self.run_id,
+                                  metrics=metrics[start:start + MAX_METRICS_PER_BATCH])
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(key, str(value))
+                                                 for key, value in tags.items()])
+
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
 
     def close(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
+
+
+class BufferedMetrics:
+    """A run's per-validation metrics, sent in batches instead of one call per validation.
+
+    ``add`` sends what it holds once ``flush_interval_s`` seconds have passed since the last
+    send; ``flush`` (at the end of every stage and of the run) sends the rest, so a run that
+    ends normally loses nothing and a killed one at most the last interval.
+    """
+
+    def __init__(self, tracker: Tracker, flush_interval_s: float = 5.0) -> None:
+        self.tracker = tracker
+        self.flush_interval_s = flush_interval_s
+        self.pending: list[MetricEntry] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, metrics: dict[str, float], step: int) -> None:
+        self.pending.extend((name, float(value), step) for name, value in metrics.items())
+        if time.monotonic() - self.last_flush >= self.flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.tracker.log_metric_entries(self.pending)
+            self.pending = []
+        self.last_flush = time.monotonic()

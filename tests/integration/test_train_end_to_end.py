@@ -58,7 +58,7 @@ def toy_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def toy_config(dataset: Path, method: str, inaccurate_level: str = "cheap",
                **changes: Any) -> dict[str, Any]:
     schedule = {"learning_rate": 5e-3, "batch_size": 8, "max_epochs": 3,
-                "early_stopping_patience": None, "ema_decay": 0.9}
+                "validation_interval": 6, "early_stopping_patience": None, "ema_decay": 0.9}
     config: dict[str, Any] = {
         "name": f"toy-{method}", "method": method, "device": "cpu", "dtype": "float64",
         "deterministic": True, "progress": False, "cpu_threads": 1,
@@ -90,8 +90,8 @@ def harness_train(config_path: Path, output: Path) -> subprocess.Popen:
 
 def test_killed_run_resumes_to_the_uninterrupted_result(toy_dataset: Path,
                                                         tmp_path: Path) -> None:
-    config = toy_config(toy_dataset, "asteroid")
-    config["schedules"]["inaccurate"].update(max_epochs=8, batch_size=4)
+    config = toy_config(toy_dataset, "asteroid", checkpoint_interval_s=0.05)
+    config["schedules"]["inaccurate"].update(max_epochs=8, batch_size=4, validation_interval=5)
     config_path = write_config(tmp_path / "asteroid.yaml", config)
     uninterrupted = harness_train(config_path, tmp_path / "straight")
 
@@ -130,7 +130,10 @@ def test_harness_train_logs_params_metrics_and_artifacts_to_mlflow(toy_dataset: 
     assert logged.data.params["schedules.fine_tune.learning_rate"] == "0.005"
     assert logged.data.metrics["test.force_mae"] == pytest.approx(results["test"]["force_mae"])
     history = client.get_metric_history(logged.info.run_id, "stage2_gamma1.validation_loss")
-    assert [entry.step for entry in history] == [0, 1, 2]
+    assert [entry.step for entry in history] == [6, 12, 18]  # every 6 optimiser steps
+    capped = results["not_converged_stages"]
+    assert logged.data.tags["training.converged"] == str(not capped).lower()
+    assert logged.data.tags.get("training.not_converged_stages", "") == ",".join(capped)
     artifacts = {entry.path for entry in client.list_artifacts(logged.info.run_id)}
     assert {"results.json", "model.pt", "config.yaml", "bias"} <= artifacts
     bias_files = {entry.path for entry in client.list_artifacts(logged.info.run_id, "bias")}

@@ -49,12 +49,19 @@ class RecordingTracker:
         self.metrics: dict[str, float] = {}
         self.artifacts: list[Path] = []
         self.status: str | None = None
+        self.tags: dict[str, str] = {}
 
     def log_params(self, params: dict[str, Any]) -> None:
         pass
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         self.metrics.update(metrics)
+
+    def log_metric_entries(self, entries: list[tuple[str, float, int]]) -> None:
+        self.metrics.update({name: value for name, value, _ in entries})
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.tags.update(tags)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.artifacts.append(Path(path))

@@ -87,9 +87,9 @@ def test_sgdml_keeps_the_sigma_with_the_lowest_validation_force_rmse(method_cont
     (stage,) = outcome.stages
     rmse = [record["validation_force_rmse"] for record in stage.history]
     assert [record["sigma"] for record in stage.history] == [5.0, 10.0, 20.0]
-    assert stage.best_epoch == int(np.argmin(rmse))
-    assert outcome.details["sigma"] == [5, 10, 20][stage.best_epoch]
-    assert stage.best_validation_loss == stage.history[stage.best_epoch]["validation_loss"]
+    assert stage.best_record == int(np.argmin(rmse))
+    assert outcome.details["sigma"] == [5, 10, 20][stage.best_record]
+    assert stage.best_validation_loss == stage.history[stage.best_record]["validation_loss"]
 
 
 def test_sgdml_learns_the_toy_forces_and_reports_test_predictions(method_context, toy_splits

@@ -8,8 +8,14 @@ import torch
 from torch_geometric.data import Batch
 from train_toy import toy_frames
 
-from harness.train.batching import frames_to_graphs
-from harness.train.tracking import PROJECT_ROOT, default_artifact_location, resolve_tracking_uri
+from harness.train import tracking
+from harness.train.batching import FrameBatches, frames_to_graphs
+from harness.train.tracking import (
+    PROJECT_ROOT,
+    NullTracker,
+    default_artifact_location,
+    resolve_tracking_uri,
+)
 
 
 def test_graphs_carry_labels_weights_and_frame_ids() -> None:
@@ -53,3 +59,50 @@ def test_processes_opening_a_new_sqlite_store_at_once_do_not_collide(tmp_path: P
     for process in processes:
         _, error = process.communicate(timeout=120)
         assert process.returncode == 0, error[-500:]
+
+
+def test_stacked_batches_equal_torch_geometric_collation() -> None:
+    graphs = frames_to_graphs(toy_frames(6), np.linspace(0.0, 1.0, 6), dtype=torch.float64)
+    stacked = FrameBatches(graphs, torch.device("cpu"))
+    assert stacked.same_molecule
+    index = torch.tensor([4, 0, 3])
+    ours, reference = stacked.batch(index), Batch.from_data_list([graphs[i] for i in index])
+    assert ours.num_graphs == reference.num_graphs == 3
+    for key in ("z", "pos", "forces", "energy", "weight", "frame_id", "batch", "ptr"):
+        assert torch.equal(getattr(ours, key), getattr(reference, key)), key
+    assert [batch.num_graphs for batch in stacked.in_order(4)] == [4, 2]
+
+
+def test_frames_of_different_molecules_are_collated() -> None:
+    graphs = frames_to_graphs(toy_frames(3))
+    graphs[1] = graphs[1].clone()
+    graphs[1].z = graphs[1].z.flip(0) + 1
+    stacked = FrameBatches(graphs, torch.device("cpu"))
+    assert not stacked.same_molecule
+    assert torch.equal(stacked.batch(torch.tensor([1, 2])).z,
+                       torch.cat([graphs[1].z, graphs[2].z]))
+
+
+class RecordingTracker(NullTracker):
+    def __init__(self) -> None:
+        self.calls: list[list[tuple[str, float, int]]] = []
+
+    def log_metric_entries(self, entries: list[tuple[str, float, int]]) -> None:
+        self.calls.append(list(entries))
+
+
+def test_metrics_are_buffered_and_nothing_is_lost_on_flush(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr(tracking.time, "monotonic", lambda: clock[0])
+    tracker = RecordingTracker()
+    buffered = tracking.BufferedMetrics(tracker, flush_interval_s=5.0)
+    for step in range(1, 4):
+        buffered.add({"stage1.validation_loss": float(step)}, step)
+    assert tracker.calls == []  # within the interval: held back
+    clock[0] = 6.0
+    buffered.add({"stage1.validation_loss": 4.0}, 4)
+    assert [entry[2] for entry in tracker.calls[0]] == [1, 2, 3, 4]
+    buffered.add({"stage1.validation_loss": 5.0}, 5)
+    buffered.flush()
+    assert tracker.calls[1] == [("stage1.validation_loss", 5.0, 5)]

@@ -13,7 +13,9 @@ from train_toy import tiny_config, toy_frames
 from harness.train import methods
 from harness.train.bias import bias_weights
 from harness.train.config import parse_config
+from harness.train.experiment import convergence_warnings
 from harness.train.methods import MethodContext, Splits, run_method
+from harness.train.trainer import StageResult
 
 
 def toy_splits(inaccurate_labelled: bool = True) -> Splits:
@@ -95,6 +97,30 @@ def test_gamma_is_chosen_by_validation_loss(tmp_path: Path) -> None:
     losses = outcome.details["validation_loss_by_gamma"]
     assert set(losses) == {"0.5", "2"}
     assert f"{outcome.details['chosen_gamma']:g}" == min(losses, key=losses.get)
+
+
+def test_asteroid_records_stage_one_beside_the_chosen_fine_tuning(tmp_path: Path) -> None:
+    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
+    guard = outcome.details["fine_tuning"]
+    stage_one = next(stage for stage in outcome.stages if stage.name == "stage1")
+    assert guard["stage1_best_validation_loss"] == stage_one.best_validation_loss
+    assert guard["stage3_best_validation_loss"] == min(
+        outcome.details["validation_loss_by_gamma"].values())
+    assert guard["worse_than_stage1"] == (guard["stage3_best_validation_loss"]
+                                          > guard["stage1_best_validation_loss"])
+
+
+def test_a_fine_tuning_worse_than_stage_one_and_capped_stages_are_warned_about() -> None:
+    results = {"name": "toy", "details": {"fine_tuning": methods.fine_tuning_guard(
+        StageResult("stage1", 2.0, 0, 10, "converged"), 3.0)},
+        "stages": [{"name": "stage2_gamma1", "steps": 600, "best_step": 600,
+                    "stopped_by": "max_steps", "still_improving_at_cap": True},
+                   {"name": "stage1", "steps": 900, "best_step": 100,
+                    "stopped_by": "converged", "still_improving_at_cap": False}]}
+    lines = convergence_warnings(results)
+    assert len(lines) == 2
+    assert "stage2_gamma1 NOT CONVERGED" in lines[0] and "max_steps" in lines[0]
+    assert "fine-tuning ended worse than its own stage 1" in lines[1] and "3 against 2" in lines[1]
 
 
 def test_median_normalised_bias_has_median_one(tmp_path: Path) -> None:
