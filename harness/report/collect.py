@@ -33,7 +33,8 @@ TRIAL_TAGS = ("sweep", "profile", "molecule", "model", "method", "budget", "cost
 TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
                  "test.energy_mae": "energy_mae", "validation_loss": "validation_loss",
                  "wall_seconds": "wall_seconds",
-                 "training.stages_still_improving": "stages_still_improving"}
+                 "training.stages_still_improving": "stages_still_improving",
+                 "training.fine_tuning_worse_than_stage1": "fine_tuning_worse"}
 MD_TAGS = ("sweep", "molecule", "model", "method", "label", "budget", "step_size_fs", "seed",
            "model_run_id")
 MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_ps",

@@ -35,7 +35,9 @@ class Schedule(Strict):
 
     The stage validates every ``validation_interval`` steps (with the averaged weights). After
     warm-up, ``plateau_patience`` steps without a better validation loss multiply the learning
-    rate by ``plateau_factor``, down to ``min_learning_rate``. The stage has converged when
+    rate by ``plateau_factor``, down to ``min_learning_rate``; a better loss counts only when it
+    is ``improvement_threshold`` (relative) below the best so far, so that noise-level gains do
+    not hold the decay back. The stage has converged when
     another ``plateau_patience`` steps at that floor bring no better validation loss, or when
     ``early_stopping_patience`` steps bring none at any rate. ``max_steps`` and ``max_epochs``
     are safety nets: a stage stopped by one within ``plateau_patience`` steps of its best
@@ -54,6 +56,9 @@ class Schedule(Strict):
     warmup_steps: int = Field(0, ge=0)
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     plateau_patience: int = Field(1000, ge=1, description="steps")
+    improvement_threshold: float = Field(
+        0.01, ge=0, lt=1, description="relative fall of the best validation loss that counts "
+        "as progress for the plateau decay and convergence (any fall keeps the weights)")
     min_learning_rate: float | None = Field(
         None, ge=0, description="the decay's floor; None: learning_rate / 32 (five halvings)")
     early_stopping_patience: int | None = Field(

@@ -38,6 +38,7 @@ RUN_ID_FILE = "mlflow_run_id.txt"
 # How many of a run's stages hit their step or epoch cap still improving (read by reports).
 STILL_IMPROVING_METRIC = "training.stages_still_improving"
 # Tags: whether every trained stage converged, and the names of those that did not.
+FINE_TUNING_WORSE_METRIC = "training.fine_tuning_worse_than_stage1"  # 1: it did
 CONVERGED_TAG, NOT_CONVERGED_TAG = "training.converged", "training.not_converged_stages"
 
 
@@ -262,6 +263,9 @@ def _run_in(config: TrainConfig, config_source: str, output: Path, started: floa
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})
         tracker.log_metrics({STILL_IMPROVING_METRIC: float(len(results["not_converged_stages"]))})
+        guard = outcome.details.get("fine_tuning")
+        if guard is not None:
+            tracker.log_metrics({FINE_TUNING_WORSE_METRIC: float(guard["worse_than_stage1"])})
         tracker.set_tags({CONVERGED_TAG: str(not results["not_converged_stages"]).lower(),
                           NOT_CONVERGED_TAG: ",".join(results["not_converged_stages"])})
         for path in (output / "results.json", *model_files, output / "config.yaml"):

@@ -45,9 +45,6 @@ ValidationCallback = Callable[[str, dict[str, float]], None]
 CAPS = ("max_steps", "max_epochs")
 CONVERGED = ("converged", "early_stopping")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-# A validation loss improves when it falls below (1 - this) x the best so far: the same test
-# for the plateau decay and for convergence, so that noise-level gains do not count.
-RELATIVE_IMPROVEMENT = 1e-4
 
 
 @dataclass
@@ -85,7 +82,7 @@ class _Progress:
     best_validation_loss: float = math.inf
     best_step: int = -1
     best_record: int = -1
-    improved_step: int = 0  # the last validation that improved by RELATIVE_IMPROVEMENT
+    improved_step: int = 0  # the last validation that improved by improvement_threshold
     floor_step: int | None = None  # first validation at the learning-rate floor
     stopped_by: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
@@ -185,7 +182,7 @@ class _StageRun:
             self.optimizer, factor=schedule.plateau_factor,
             patience=max(0, math.ceil(schedule.plateau_patience / schedule.validation_interval)
                          - 1),
-            threshold=RELATIVE_IMPROVEMENT, min_lr=schedule.learning_rate_floor)
+            threshold=schedule.improvement_threshold, min_lr=schedule.learning_rate_floor)
         self.average = WeightAverage(model, schedule.ema_decay) if schedule.ema_decay else None
         self.shuffling = torch.Generator().manual_seed(trainer.seed)
         self.epoch_shuffling_state = self.shuffling.get_state()
@@ -299,7 +296,7 @@ class _StageRun:
                   "train_loss": loss_sum / max(frames, 1.0),
                   "validation_loss": validation_loss, "learning_rate": learning_rate}
         progress.history.append(record)
-        if validation_loss < progress.best_validation_loss * (1 - RELATIVE_IMPROVEMENT):
+        if validation_loss < progress.best_validation_loss * (1 - schedule.improvement_threshold):
             progress.improved_step = progress.step
         if validation_loss < progress.best_validation_loss:
             progress.best_validation_loss = validation_loss

@@ -79,7 +79,17 @@ def test_trials_still_improving_at_their_step_cap_get_a_caveat() -> None:
     runs = _pair((1.0, 1.2), (0.5, 0.6))
     runs[0] = standard(25, 0, 1.0, still_improving=1)
     lines = _headline(runs)
-    assert lines[-1].startswith("Caveat: in 1 of 6 selected standard and ASTEROID trials")
-    assert "under-trained" in lines[-1]
+    assert lines[-1].startswith("Caveat: in 1 of 6 selected trials of trained networks")
+    assert "under-trained" in lines[-1] and "not converged" in lines[-1]
     assert not any(line.startswith("Caveat") for line in _headline(_pair((1.0, 1.2),
                                                                          (0.5, 0.6))))
+
+
+def test_fine_tuning_worse_than_stage_one_gets_a_caveat() -> None:
+    runs = _pair((1.0, 1.2), (0.5, 0.6))
+    for run in runs:
+        if run["tags"]["method"] == "asteroid":
+            run["metrics"]["fine_tuning_worse"] = 0.0
+    runs[-1]["metrics"]["fine_tuning_worse"] = 1.0
+    lines = _headline(runs)
+    assert lines[-1].startswith("Caveat: in 1 of 3 selected ASTEROID trials fine-tuning ended")
