@@ -82,7 +82,10 @@ class _Progress:
     best_validation_loss: float = math.inf
     best_step: int = -1
     best_record: int = -1
-    improved_step: int = 0  # the last validation that improved by improvement_threshold
+    # progress as the plateau decay sees it: the loss last improved on by improvement_threshold,
+    # and its step (a slow creep counts once it adds up to the threshold)
+    reference_loss: float = math.inf
+    improved_step: int = 0
     floor_step: int | None = None  # first validation at the learning-rate floor
     stopped_by: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
@@ -296,8 +299,8 @@ class _StageRun:
                   "train_loss": loss_sum / max(frames, 1.0),
                   "validation_loss": validation_loss, "learning_rate": learning_rate}
         progress.history.append(record)
-        if validation_loss < progress.best_validation_loss * (1 - schedule.improvement_threshold):
-            progress.improved_step = progress.step
+        if validation_loss < progress.reference_loss * (1 - schedule.improvement_threshold):
+            progress.reference_loss, progress.improved_step = validation_loss, progress.step
         if validation_loss < progress.best_validation_loss:
             progress.best_validation_loss = validation_loss
             progress.best_step, progress.best_record = progress.step, len(progress.history) - 1

@@ -169,3 +169,26 @@ def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path: Path) -> 
     torch.save({"model": {}, "payload": Path("planted")}, tmp_path / "planted.pt")
     with pytest.raises(DataError, match="planted.pt.*refused"):
         load_checkpoint(tmp_path / "planted.pt")
+
+
+def scripted_validation(monkeypatch: pytest.MonkeyPatch, losses: list[float]) -> None:
+    remaining = iter(losses)
+    monkeypatch.setattr(trainer_module, "evaluate_loss", lambda *args: next(remaining))
+
+
+def test_a_slow_creep_counts_as_progress_once_it_adds_up_to_the_threshold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted_validation(monkeypatch, [100.0 * 0.996**k for k in range(12)])
+    result = fit(fresh_egnn(), max_steps=12, validation_interval=1, plateau_patience=3,
+                 improvement_threshold=0.01, ema_decay=None)
+    assert {record["learning_rate"] for record in result.history} == {3e-3}
+    assert result.still_improving_at_cap
+
+
+def test_gains_below_the_threshold_are_a_plateau(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted_validation(monkeypatch, [100.0 * 0.9995**k for k in range(12)])
+    result = fit(fresh_egnn(), max_steps=12, validation_interval=1, plateau_patience=3,
+                 improvement_threshold=0.01, ema_decay=None)
+    assert result.history[-1]["learning_rate"] < 3e-3
+    assert result.best_step == 12  # the best weights still follow every gain
+    assert not result.still_improving_at_cap
