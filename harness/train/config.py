@@ -55,7 +55,7 @@ class Schedule(Strict):
     validation_interval: int = Field(100, ge=1, description="steps between validations")
     warmup_steps: int = Field(0, ge=0)
     plateau_factor: float = Field(0.5, gt=0, lt=1)
-    plateau_patience: int = Field(1000, ge=1, description="steps")
+    plateau_patience: int = Field(500, ge=1, description="steps")
     improvement_threshold: float = Field(
         0.01, ge=0, lt=1, description="relative fall of the best validation loss that counts "
         "as progress for the plateau decay and convergence (any fall keeps the weights)")
@@ -75,22 +75,38 @@ class Schedule(Strict):
         return self.learning_rate / 32
 
 
+# What each kind of stage starts from; a config's keys for a stage change only what they name.
+STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "accurate": {"learning_rate": 2e-3, "batch_size": 10},
+    "inaccurate": {"learning_rate": 1e-3, "batch_size": 32},
+    "unlabeled": {"learning_rate": 1e-3, "batch_size": 32},
+    "fine_tune": {"learning_rate": 5e-4, "batch_size": 10},
+}
+
+
 class Schedules(Strict):
     """One schedule per kind of stage (stage 1 and standard training share ``accurate``).
 
-    The defaults are CPU-sized and converge on small molecules (see the measurement in
-    ``results/README.md``): batch 10 at 2e-3 on accurate frames, batch 32 at 1e-3 on many
-    inaccurate or unlabeled frames, batch 10 at 5e-4 for fine-tuning a pre-trained model.
+    The defaults are CPU-sized and converge on small molecules (see ``results/README.md``):
+    batch 10 at 2e-3 on accurate frames, batch 32 at 1e-3 on many inaccurate or unlabeled
+    frames, batch 10 at 5e-4 for fine-tuning a pre-trained model. Keys given for a stage
+    override its kind's defaults one by one (``inaccurate: {max_steps: 10}`` keeps batch 32).
     """
 
-    accurate: Schedule = Field(default_factory=lambda: Schedule(learning_rate=2e-3,
-                                                                batch_size=10))
-    inaccurate: Schedule = Field(default_factory=lambda: Schedule(learning_rate=1e-3,
-                                                                  batch_size=32))
-    unlabeled: Schedule = Field(default_factory=lambda: Schedule(learning_rate=1e-3,
-                                                                 batch_size=32))
-    fine_tune: Schedule = Field(default_factory=lambda: Schedule(learning_rate=5e-4,
-                                                                 batch_size=10))
+    accurate: Schedule = Field(default_factory=lambda: Schedule(**STAGE_DEFAULTS["accurate"]))
+    inaccurate: Schedule = Field(
+        default_factory=lambda: Schedule(**STAGE_DEFAULTS["inaccurate"]))
+    unlabeled: Schedule = Field(default_factory=lambda: Schedule(**STAGE_DEFAULTS["unlabeled"]))
+    fine_tune: Schedule = Field(default_factory=lambda: Schedule(**STAGE_DEFAULTS["fine_tune"]))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _start_from_the_kind_defaults(cls, content: Any) -> Any:
+        if not isinstance(content, dict):
+            return content
+        return {kind: {**STAGE_DEFAULTS[kind], **given}
+                if kind in STAGE_DEFAULTS and isinstance(given, dict) else given
+                for kind, given in content.items()}
 
 
 class LevelSource(Strict):

@@ -86,3 +86,13 @@ def test_non_positive_gamma_is_an_error() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(tiny_config(asteroid={"gammas": [0.5, 0.0]}), "x.yaml")
     assert caught.value.key_path == "asteroid"
+
+
+def test_a_stage_given_some_keys_keeps_its_kind_defaults_for_the_rest() -> None:
+    content = tiny_config("asteroid")
+    content["schedules"] = {"inaccurate": {"max_steps": 10}, "fine_tune": {"batch_size": 4}}
+    schedules = parse_config(content, "toy.yaml").schedules
+    assert schedules.inaccurate.batch_size == 32 and schedules.inaccurate.max_steps == 10
+    assert schedules.inaccurate.learning_rate == 1e-3
+    assert schedules.fine_tune.learning_rate == 5e-4 and schedules.fine_tune.batch_size == 4
+    assert schedules.accurate.learning_rate == 2e-3
