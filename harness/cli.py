@@ -116,13 +116,13 @@ def _sweep_run(args: argparse.Namespace) -> None:
     summary = run_sweep(args.spec, args.profile, args.workers, args.storage or None,
                         args.tracking_uri or None,
                         Path(args.state_dir) if args.state_dir else None, args.retry_failed,
-                        progress=not args.quiet)
+                        progress=not args.quiet, keep_stale=args.keep_stale_results)
     print("\n".join(summary.lines()))
     if args.summary:
         write_json_atomically(Path(args.summary), summary.as_json())
     print(f"browse: mlflow ui --backend-store-uri {summary.tracking_uri} "
           "--host 127.0.0.1 --port 5000")
-    if summary.worker_errors:
+    if args.workers > 0 and not summary.finished:  # trials left although workers ran
         raise SystemExit(1)
 
 
@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: runs/sweeps)")
     sweep_run.add_argument("--retry-failed", action="store_true",
                            help="run the trials that failed by themselves again")
+    sweep_run.add_argument("--keep-stale-results", action="store_true",
+                           help="keep results of trials run with other code or data (default: "
+                           "run them again); the report marks the mixed versions")
     sweep_run.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     sweep_run.set_defaults(run=_sweep_run)

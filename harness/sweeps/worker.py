@@ -6,13 +6,14 @@ stops when no trial waits and none runs; while another worker's trial runs it ke
 because that trial comes back to the queue if its worker dies.
 
 Per trial: find or create the cell's parent run and the trial's child run (a resumed trial
-continues its run), adopt a shared stage 1, train through ``harness.train.experiment.run`` in
-the trial's folder (``<state>/trials/<trial_key>/``, where checkpoints make a retry resume),
-log the contract's metrics, end the run FINISHED, then tell Optuna COMPLETE with the
-validation loss. A trial killed after MLflow heard of it but before Optuna did is recognised
-on its retry by the finished run and its ``results.json``, and is not trained again. An
-exception or a non-finite loss ends the run FAILED with ``failure_reason`` and the worker
-goes on.
+continues its run), record the code and data versions it runs with (a trial folder left by
+other versions is emptied first: see ``trial_folder``), adopt a shared stage 1, train through
+``harness.train.experiment.run`` in the trial's folder (``<state>/trials/<trial_key>/``, where
+checkpoints make a retry resume), log the contract's metrics, end the run FINISHED, then tell
+Optuna COMPLETE with the validation loss. A trial killed after MLflow heard of it but before
+Optuna did is recognised on its retry by the finished run and its ``results.json``, and is not
+trained again. An exception or a non-finite loss ends the run FAILED with ``failure_reason``
+and the worker goes on.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.errors import HarnessError
-from harness.sweeps import stage_one
+from harness.sweeps import stage_one, trial_folder
 from harness.sweeps.finalize import settle_group
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
 from harness.sweeps.spec import DEFAULT_PROFILE, load_spec
 from harness.sweeps.study import (
     claim_next,
     earlier_attempt,
+    generation_of,
     heartbeat,
     open_storage,
     open_study,
@@ -47,7 +49,7 @@ from harness.sweeps.study import (
     study_name,
     tell,
 )
-from harness.sweeps.versions import code_version, trial_data_version
+from harness.sweeps.versions import Versions, code_version, trial_data_version, trial_versions
 
 MAX_REASON_LENGTH = 1000
 log = logging.getLogger("harness.sweeps.worker")
@@ -80,10 +82,6 @@ class KeepOpen:
 
     def close(self, status: str = "FINISHED") -> None:
         del status  # the worker ends the run itself
-
-
-def trial_folder(state_dir: Path, trial_key: str) -> Path:
-    return state_dir / "trials" / trial_key
 
 
 def budget_spent(results: dict[str, Any], config: dict[str, Any]) -> float:
@@ -154,26 +152,30 @@ class Worker:
             settle_group(self.study, self.tracking, claimed.user_attrs["group_key"])
             handled += 1
 
-    def _trial_tags(self, attributes: dict[str, Any]) -> dict[str, str]:
-        return {**attributes["tags"], **code_version(),
+    def _trial_tags(self, attributes: dict[str, Any], versions: Versions) -> dict[str, str]:
+        return {**attributes["tags"], **code_version(), **versions.as_tags(),
                 "data_version": trial_data_version(attributes["config"])}
 
     def run_trial(self, claimed: FrozenTrial) -> None:
         started = time.perf_counter()
         attributes = claimed.user_attrs
         key, config = attributes["trial_key"], attributes["config"]
-        folder = trial_folder(self.settings.state_dir, key)
+        folder = trial_folder.trial_folder(self.settings.state_dir, key)
+        generation, versions = generation_of(claimed), trial_versions(config)
         parent = self.tracking.cell_run(attributes["cell_key"], cell_tags_of(attributes["tags"]),
                                         code_version())
-        tags = self._trial_tags(attributes)
+        tags = self._trial_tags(attributes, versions)
         run = self.tracking.trial_run(
             key, {**tags, "selected": "true" if attributes["gamma"] is None else "false"},
-            parent)
+            parent, generation)
         run_id = run.info.run_id
         self.tracking.set_tags(run_id, tags)
         self.tracking.clear_failure(run)
         set_attributes(self.storage, claimed, {"mlflow_run_id": run_id,
-                                               "worker": f"{socket.gethostname()}:{os.getpid()}"})
+                                               "worker": f"{socket.gethostname()}:{os.getpid()}",
+                                               **versions.as_tags()})
+        if trial_folder.prepare(folder, versions, generation):
+            log.info("%s: discarded its folder, made with other code, data or generation", key)
         results_path = folder / "results.json"
         if run.info.status == "FINISHED" and results_path.exists():
             log.info("%s: finished before the sweep was stopped; recording it", key)
