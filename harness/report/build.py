@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
-from harness.report import collect, figures, tables
+from harness.report import collect, figures, tables, versions
 from harness.report.bias import bias_statistics, bias_tables_summary
 from harness.report.comparison import paper_tables
 from harness.report.document import Figure, Report, Section, Table
@@ -53,7 +53,8 @@ def _trials_section(trials: pd.DataFrame) -> Section:
         return Section("Trials", missing="No trial runs (harness.role=trial) in the record.")
     counts = ", ".join(f"{n} {state.lower()}" for state, n in
                        trials["status"].value_counts().sort_index().items())
-    paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial."]
+    paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial "
+                  "with its code_version and data_hash.", *versions.summary_lines(trials)]
     failed = trials[trials["status"] == "FAILED"]
     if failed.empty:
         return Section("Trials", paragraphs=paragraphs)
@@ -96,8 +97,10 @@ def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
     ]
     metrics = {"headline": headline_metrics(found),
                "trials": {state.lower(): int(n)
-                          for state, n in trials["status"].value_counts().items()}}
-    return Report(title, headline(found, trials), sections), metrics
+                          for state, n in trials["status"].value_counts().items()},
+               "versions": versions.counts(trials)}
+    lines = [*versions.summary_lines(trials), *headline(found, trials)]
+    return Report(title, lines, sections), metrics
 
 
 def _swap_in(staged: Path, out: Path) -> None:

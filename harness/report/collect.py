@@ -1,9 +1,11 @@
 """MLflow -> pandas: the sweeps' trial runs and the MD runs, as the shared contract records them.
 
 Trial runs carry ``harness.role=trial`` and the tags sweep, molecule, model, method, budget,
-cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key
-and selected; their metrics are test.force_mae, test.force_rmse (kcal/mol/A),
-test.energy_mae (kcal/mol), validation_loss and wall_seconds. MD runs carry
+cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key,
+selected, code_version and data_hash (runs of an older generation, which a sweep reran for a
+change of code or data, carry superseded=true and are left out); their metrics are
+test.force_mae, test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and
+wall_seconds. MD runs carry
 ``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics.
 
 Nothing here is created in the store: a tracking URI that names a missing database or an
@@ -29,7 +31,7 @@ from harness.train.tracking import resolve_tracking_uri
 ROLE = "harness.role"
 TRIAL_TAGS = ("sweep", "profile", "molecule", "model", "method", "budget", "cost_ratio",
               "accurate_level", "inaccurate_level", "gamma", "seed", "trial_key", "selected",
-              "failure_reason")
+              "failure_reason", "code_version", "data_hash", "superseded")
 TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
                  "test.energy_mae": "energy_mae", "validation_loss": "validation_loss",
                  "wall_seconds": "wall_seconds",
@@ -41,7 +43,8 @@ MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_p
               "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
 RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio",
                   "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
-                  "energy_mae", "wall_seconds", "status", "run_id")
+                  "energy_mae", "wall_seconds", "status", "code_version", "data_hash",
+                  "run_id")
 BIAS_ARTIFACT = "bias/bias_weights.npz"
 PAGE_SIZE = 1000
 CONNECT_TIMEOUT_S = 5.0
@@ -147,8 +150,9 @@ def _numbers(values: pd.Series) -> pd.Series:
 
 def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
-    runs, left KILLED by a resumed sweep, give way to its finished run)."""
-    frame = frame.copy()
+    runs, left KILLED by a resumed sweep, give way to its finished run; superseded runs, of
+    code or data the sweep has rerun since, are dropped)."""
+    frame = frame[frame["superseded"] != "true"].copy()
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])
