@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -110,8 +111,14 @@ def _sweep_plan(args: argparse.Namespace) -> None:
 
 def _sweep_run(args: argparse.Namespace) -> None:
     from harness.data.store import write_json_atomically
+    from harness.redaction import has_secret, redact
     from harness.sweeps.runner import run_sweep
+    from harness.sweeps.worker import STORAGE_ENV
 
+    if args.storage and has_secret(args.storage) and args.storage != os.environ.get(STORAGE_ENV):
+        print(f"warning: the password in --storage is visible to local users (ps) while this "
+              f"runs; pass it by PGPASSWORD, ~/.pgpass or ${STORAGE_ENV} instead",
+              file=sys.stderr)
     # empty strings (as params.yaml passes them through dvc.yaml) mean "the default"
     summary = run_sweep(args.spec, args.profile, args.workers, args.storage or None,
                         args.tracking_uri or None,
@@ -120,7 +127,7 @@ def _sweep_run(args: argparse.Namespace) -> None:
     print("\n".join(summary.lines()))
     if args.summary:
         write_json_atomically(Path(args.summary), summary.as_json())
-    print(f"browse: mlflow ui --backend-store-uri {summary.tracking_uri} "
+    print(f"browse: mlflow ui --backend-store-uri {redact(summary.tracking_uri)} "
           "--host 127.0.0.1 --port 5000")
     if args.workers > 0 and not summary.finished:  # trials left although workers ran
         raise SystemExit(1)
@@ -305,8 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--workers", type=int, default=1,
                            help="worker processes: one per GPU, else CPU threads split")
     sweep_run.add_argument("--profile", default="default", help="smoke, default, paper, ...")
-    sweep_run.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
-                           "(default: SQLite in the sweep's state folder)")
+    sweep_run.add_argument("--storage", default=os.environ.get("HARNESS_SWEEP_STORAGE"),
+                           help="Optuna storage URL, e.g. postgresql://user@host/db; a password "
+                           "comes from PGPASSWORD or ~/.pgpass (default: $HARNESS_SWEEP_STORAGE, "
+                           "else SQLite in the sweep's state folder)")
     sweep_run.add_argument("--tracking-uri", help="MLflow tracking URI (default: the spec's, "
                            "$MLFLOW_TRACKING_URI, else mlflow.db in the project)")
     sweep_run.add_argument("--state-dir", help="root of the sweeps' state folders "

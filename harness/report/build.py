@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.redaction import redact
 from harness.report import collect, figures, tables, versions
 from harness.report.bias import bias_statistics, bias_tables_summary
 from harness.report.comparison import paper_tables
@@ -141,7 +142,7 @@ def _reported_experiments(store: collect.Store, trials: pd.DataFrame, md: pd.Dat
         return store.experiments
     holding = set(trials["experiment"]) | set(md["experiment"])
     if not holding:
-        raise ConfigError(store.uri, "experiment", "no experiment holds sweep or MD runs "
+        raise ConfigError(redact(store.uri), "experiment", "no experiment holds sweep or MD runs "
                           "(tag harness.role=trial or md): run a sweep first")
     return {eid: name for eid, name in store.experiments.items() if name in holding}
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.redaction import redact, redact_text
 from harness.train.tracking import resolve_tracking_uri
 
 ROLE = "harness.role"
@@ -62,12 +63,13 @@ class Store:
 
 
 def check_reachable(uri: str) -> None:
-    """Fail fast, without creating anything, when ``uri`` names no store."""
-    parsed = urlparse(uri)
+    """Fail fast, without creating anything, when ``uri`` names no store (errors name it with
+    its password hidden)."""
+    parsed, shown = urlparse(uri), redact(uri)
     if parsed.scheme == "sqlite":
         database = uri.removeprefix("sqlite:///")
         if database != ":memory:" and not Path(database).is_file():
-            raise ConfigError(uri, "tracking_uri", f"no MLflow database at {database}: run a "
+            raise ConfigError(shown, "tracking_uri", f"no MLflow database at {database}: run a "
                               "sweep first or pass --tracking-uri")
     elif parsed.hostname and parsed.scheme.split("+")[0] in DEFAULT_PORTS:
         # MLflow itself retries an unreachable server or database for minutes
@@ -75,12 +77,12 @@ def check_reachable(uri: str) -> None:
         try:
             socket.create_connection((parsed.hostname, port), CONNECT_TIMEOUT_S).close()
         except OSError as error:
-            raise ConfigError(uri, "tracking_uri",
+            raise ConfigError(shown, "tracking_uri",
                               f"cannot reach the tracking server ({error})") from None
     elif parsed.scheme in ("", "file"):
         folder = Path(parsed.path if parsed.scheme == "file" else uri)
         if not folder.is_dir():
-            raise ConfigError(uri, "tracking_uri", f"no MLflow store folder at {folder}")
+            raise ConfigError(shown, "tracking_uri", f"no MLflow store folder at {folder}")
 
 
 def _connect(uri: str) -> tuple[Any, dict[str, str]]:
@@ -98,8 +100,9 @@ def _connect(uri: str) -> tuple[Any, dict[str, str]]:
             if not token:
                 return client, found
     except Exception as error:  # any failure of the first contact means: no usable store
-        raise ConfigError(uri, "tracking_uri", f"cannot read the tracking store "
-                          f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        first_line = redact_text(str(error).splitlines()[0], uri)
+        raise ConfigError(redact(uri), "tracking_uri", f"cannot read the tracking store "
+                          f"({type(error).__name__}: {first_line})") from None
 
 
 def open_store(tracking_uri: str | None, experiment_names: list[str] | None = None) -> Store:
@@ -111,7 +114,7 @@ def open_store(tracking_uri: str | None, experiment_names: list[str] | None = No
     names = experiment_names or sorted(known)
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ConfigError(uri, "experiment", f"no active MLflow experiment named "
+        raise ConfigError(redact(uri), "experiment", f"no active MLflow experiment named "
                           f"{', '.join(map(repr, unknown))}; known: {sorted(known) or 'none'}")
     return Store(uri, client, {known[name]: name for name in names})
 

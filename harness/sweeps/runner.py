@@ -9,6 +9,10 @@ other code or data than this machine has are run again (a new generation, see ``
 unless ``keep_stale`` keeps their results; the summary says which. Everything of a sweep
 on this machine lives in ``<state root>/<sweep>/<profile>/``: the SQLite study (by default),
 one folder per trial and the workers' logs.
+
+The storage and tracking URLs reach the workers through their environment (``STORAGE_ENV``,
+``TRACKING_ENV``), never their command line, which ``ps`` shows to every local user; whatever
+is printed or written about them has its password replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from harness.errors import ConfigError
+from harness.redaction import redact, redact_text
 from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
@@ -40,6 +45,7 @@ from harness.sweeps.study import (
     study_name,
 )
 from harness.sweeps.versions import code_version, trial_versions
+from harness.sweeps.worker import STORAGE_ENV, TRACKING_ENV
 from harness.train.tracking import PROJECT_ROOT
 
 DEFAULT_STATE_ROOT = PROJECT_ROOT / "runs" / "sweeps"
@@ -79,10 +85,12 @@ class SweepSummary:
                  f"{self.n_trials} trials complete, {len(self.failures)} failed, "
                  f"{self.n_pending} pending; {self.wall_seconds:.0f} s",
                  *self._stale_line(),
-                 f"study: {self.storage_url}", f"trial folders: {self.state_dir / 'trials'}",
-                 f"MLflow: {self.tracking_uri}"]
+                 f"study: {redact(self.storage_url)}",
+                 f"trial folders: {self.state_dir / 'trials'}",
+                 f"MLflow: {redact(self.tracking_uri)}"]
         lines += [f"FAILED {key}: {reason}" for key, reason in self.failures.items()]
-        lines += self.worker_errors
+        lines += [redact_text(error, self.storage_url, self.tracking_uri)
+                  for error in self.worker_errors]
         return lines
 
     @property
@@ -96,7 +104,7 @@ class SweepSummary:
         return {"name": self.name, "profile": self.profile, "n_trials": self.n_trials,
                 "n_complete": self.n_complete, "n_failed": len(self.failures),
                 "n_pending": self.n_pending, "failures": self.failures,
-                "storage": self.storage_url, "tracking_uri": self.tracking_uri,
+                "storage": redact(self.storage_url), "tracking_uri": redact(self.tracking_uri),
                 "n_stale": len(self.stale), "stale_kept": self.kept_stale,
                 "wall_seconds": round(self.wall_seconds, 1)}
 
@@ -146,11 +154,11 @@ def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir:
     for index, environment in enumerate(environments):
         log_path = state_dir / "logs" / f"worker-{index}.log"
         command = [sys.executable, "-m", "harness.sweeps.worker", spec_path,
-                   "--profile", spec.profile, "--storage", storage_url,
-                   "--state-dir", str(state_dir), "--tracking-uri", tracking_uri,
+                   "--profile", spec.profile, "--state-dir", str(state_dir),
                    "--threads", environment["OMP_NUM_THREADS"]]
+        urls = {STORAGE_ENV: storage_url, TRACKING_ENV: tracking_uri}
         with open(log_path, "a") as log:
-            process = subprocess.Popen(command, env={**os.environ, **environment},
+            process = subprocess.Popen(command, env={**os.environ, **environment, **urls},
                                        stdout=log, stderr=subprocess.STDOUT)
         started.append((process, log_path))
     return started

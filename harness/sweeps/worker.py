@@ -1,7 +1,9 @@
 """One worker process: claims trials from the study one at a time and trains each.
 
 Started by ``harness sweep run`` (one per GPU, or per share of the CPU threads) as
-``python -m harness.sweeps.worker SPEC --profile P --storage URL --state-dir DIR``. A worker
+``python -m harness.sweeps.worker SPEC --profile P --state-dir DIR`` with the study's storage
+URL in ``$HARNESS_SWEEP_STORAGE`` and the tracking URI in ``$HARNESS_SWEEP_TRACKING_URI``:
+the environment, unlike the command line, is not shown to other users by ``ps``. A worker
 stops when no trial waits and none runs; while another worker's trial runs it keeps polling,
 because that trial comes back to the queue if its worker dies.
 
@@ -32,7 +34,8 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
+from harness.redaction import redact
 from harness.sweeps import stage_one, trial_folder
 from harness.sweeps.finalize import settle_group
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
@@ -52,6 +55,8 @@ from harness.sweeps.study import (
 from harness.sweeps.versions import Versions, code_version, trial_data_version, trial_versions
 
 MAX_REASON_LENGTH = 1000
+STORAGE_ENV = "HARNESS_SWEEP_STORAGE"
+TRACKING_ENV = "HARNESS_SWEEP_TRACKING_URI"
 log = logging.getLogger("harness.sweeps.worker")
 
 
@@ -133,7 +138,8 @@ class Worker:
         """Train trials until none waits or runs; returns how many this worker handled."""
         handled = 0
         interval = self.spec.scheduling.heartbeat_seconds
-        log.info("ready: study %s, tracking %s", self.study.study_name, self.tracking.uri)
+        log.info("ready: study %s, tracking %s", self.study.study_name,
+                 redact(self.tracking.uri))
         while True:
             release_stale(self.study)
             claimed = claim_next(self.study, self.storage)
@@ -242,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("spec")
     parser.add_argument("--profile", default=DEFAULT_PROFILE)
-    parser.add_argument("--storage", required=True, help="Optuna storage URL")
+    parser.add_argument("--storage", default=os.environ.get(STORAGE_ENV),
+                        help=f"Optuna storage URL (default: ${STORAGE_ENV}; a password on the "
+                        "command line is visible to local users)")
     parser.add_argument("--state-dir", required=True, help="trial folders and shared stage 1")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI")
+    parser.add_argument("--tracking-uri", default=os.environ.get(TRACKING_ENV),
+                        help=f"MLflow tracking URI (default: ${TRACKING_ENV})")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
@@ -253,9 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
-                              args.tracking_uri)
     try:
+        if not args.storage:
+            raise ConfigError("<worker>", "storage", f"no storage URL: set ${STORAGE_ENV}")
+        settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
+                                  args.tracking_uri)
         handled = Worker(settings).run()
     except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)
