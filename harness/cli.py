@@ -115,12 +115,13 @@ def _sweep_run(args: argparse.Namespace) -> None:
     from harness.sweeps.runner import run_sweep
     from harness.sweeps.worker import STORAGE_ENV
 
-    if args.storage and has_secret(args.storage) and args.storage != os.environ.get(STORAGE_ENV):
+    if args.storage and has_secret(args.storage):
         print(f"warning: the password in --storage is visible to local users (ps) while this "
               f"runs; pass it by PGPASSWORD, ~/.pgpass or ${STORAGE_ENV} instead",
               file=sys.stderr)
+    storage = args.storage or os.environ.get(STORAGE_ENV) or None
     # empty strings (as params.yaml passes them through dvc.yaml) mean "the default"
-    summary = run_sweep(args.spec, args.profile, args.workers, args.storage or None,
+    summary = run_sweep(args.spec, args.profile, args.workers, storage,
                         args.tracking_uri or None,
                         Path(args.state_dir) if args.state_dir else None, args.retry_failed,
                         progress=not args.quiet, keep_stale=args.keep_stale_results)
@@ -312,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--workers", type=int, default=1,
                            help="worker processes: one per GPU, else CPU threads split")
     sweep_run.add_argument("--profile", default="default", help="smoke, default, paper, ...")
-    sweep_run.add_argument("--storage", default=os.environ.get("HARNESS_SWEEP_STORAGE"),
+    sweep_run.add_argument("--storage",
                            help="Optuna storage URL, e.g. postgresql://user@host/db; a password "
                            "comes from PGPASSWORD or ~/.pgpass (default: $HARNESS_SWEEP_STORAGE, "
                            "else SQLite in the sweep's state folder)")
