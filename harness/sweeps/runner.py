@@ -77,7 +77,7 @@ class SweepSummary:
         if self.kept_stale:
             return [f"kept {len(self.stale)} result(s) of other code or data versions "
                     "(--keep-stale-results); the report marks the mixed versions"]
-        return [f"reran {len(self.stale)} trial(s) whose code or data changed since they ran "
+        return [f"re-queued {len(self.stale)} trial(s) whose code or data changed since they ran "
                 "(--keep-stale-results keeps old results)"]
 
     def lines(self) -> list[str]:

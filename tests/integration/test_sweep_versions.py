@@ -52,14 +52,14 @@ def test_a_changed_loss_or_dataset_reruns_the_trial_unless_told_to_keep_it(tmp_p
     environment = {"PYTHONPATH": str(source)}
     command = sweep_command(spec, tmp_path, workers=1)
     first = run_sweep(command, environment=environment, cwd=tmp_path)
-    assert "1 of 1 trials complete" in first.stdout and "reran" not in first.stdout
+    assert "1 of 1 trials complete" in first.stdout and "re-queued" not in first.stdout
     [original] = trial_runs(tmp_path)
 
     losses = source / "harness" / "train" / "losses.py"
     losses.write_text(losses.read_text() + "\n# a committed change to the loss\n")
     second = run_sweep(command, environment=environment, cwd=tmp_path)
     assert "1 of 1 trials complete" in second.stdout
-    assert "reran 1 trial(s) whose code or data changed" in second.stdout
+    assert "re-queued 1 trial(s) whose code or data changed" in second.stdout
     old, new = trial_runs(tmp_path)
     assert old.info.run_id == original.info.run_id and old.data.tags["superseded"] == "true"
     assert new.info.status == "FINISHED" and "superseded" not in new.data.tags
@@ -74,7 +74,7 @@ def test_a_changed_loss_or_dataset_reruns_the_trial_unless_told_to_keep_it(tmp_p
     content = json.loads(description.read_text())
     description.write_text(json.dumps({**content, "note": "relabelled"}))
     third = run_sweep(command, environment=environment, cwd=tmp_path)
-    assert "reran 1 trial(s)" in third.stdout
+    assert "re-queued 1 trial(s)" in third.stdout
     newest = trial_runs(tmp_path)[-1]
     assert newest.data.tags["generation"] == "2"
     assert newest.data.tags["data_hash"] != new.data.tags["data_hash"]
