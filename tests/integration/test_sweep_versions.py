@@ -67,6 +67,8 @@ def test_a_changed_loss_or_dataset_reruns_the_trial_unless_told_to_keep_it(tmp_p
     assert new.data.tags["code_version"] != old.data.tags["code_version"]
     assert new.data.tags["data_hash"] == old.data.tags["data_hash"]
     assert new.data.metrics["n_accurate_train"] == 6  # it trained and logged again
+    [cell] = mlflow_runs(tmp_path, "versions", role="cell")
+    assert cell.data.tags["code_version"] == new.data.tags["code_version"]
     states = optuna_states(study_storage(tmp_path, "versions"), "versions:default")
     assert [state.name for state in states[KEY]] == ["COMPLETE", "COMPLETE"]
 
