@@ -9,7 +9,10 @@ without touching the project.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from sweep_checks import (
@@ -19,8 +22,11 @@ from sweep_checks import (
     run_sweep,
     study_storage,
     sweep_command,
+    tracking_uri,
     write_tiny_spec,
 )
+
+from harness.report.versions import MARK
 
 KEY = "ethanol/ccsd/egnn/standard/b6/s0"
 
@@ -33,12 +39,14 @@ def copy_sources(folder: Path) -> Path:
     return source
 
 
-def one_trial_sweep(folder: Path) -> Path:
+def one_trial_sweep(folder: Path, seeds: tuple[int, ...] = (0,)) -> Path:
     data = folder / "ethanol"
-    shutil.copytree(PROJECT_ROOT / "data" / "ethanol", data,
-                    ignore=shutil.ignore_patterns("gaff2"))
-    return write_tiny_spec(folder, name="versions", methods=["standard"], datasets=[{
-        "molecule": "ethanol", "accurate": {"path": str(data), "level": "ccsd"}}])
+    if not data.exists():
+        shutil.copytree(PROJECT_ROOT / "data" / "ethanol", data,
+                        ignore=shutil.ignore_patterns("gaff2"))
+    return write_tiny_spec(folder, name="versions", methods=["standard"], seeds=list(seeds),
+                           datasets=[{"molecule": "ethanol",
+                                      "accurate": {"path": str(data), "level": "ccsd"}}])
 
 
 def trial_runs(folder: Path) -> list:
@@ -85,3 +93,15 @@ def test_a_changed_loss_or_dataset_reruns_the_trial_unless_told_to_keep_it(tmp_p
     kept = run_sweep([*command, "--keep-stale-results"], environment=environment, cwd=tmp_path)
     assert "kept 1 result(s) of other code or data versions" in kept.stdout
     assert len(trial_runs(tmp_path)) == 3  # nothing trained
+
+    one_trial_sweep(tmp_path, seeds=(0, 1))  # seed 1 runs with the new code, seed 0 is kept
+    mixed = run_sweep([*command, "--keep-stale-results"], environment=environment, cwd=tmp_path)
+    assert "2 of 2 trials complete" in mixed.stdout
+    report = subprocess.run([sys.executable, "-m", "harness.cli", "report", "--tracking-uri",
+                             tracking_uri(tmp_path), "--out", str(tmp_path / "report")],
+                            cwd=tmp_path, env={**os.environ, **environment}, capture_output=True,
+                            text=True, timeout=300)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "mix 2 code/data versions" in report.stdout
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "MIXED VERSIONS" in text and f"{MARK}" in text
