@@ -10,17 +10,15 @@ and again. The password can also stay out of the URL altogether: ``~/.pgpass`` (
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres_checks import throwaway_server
 from sweep_checks import PROJECT_ROOT, run_sweep, sweep_command, write_tiny_spec
-from test_sweep_postgres import free_port, postgres_binaries
 
 from harness.sweeps.spec import SchedulingSpec
 from harness.sweeps.study import open_storage, open_study
@@ -32,34 +30,8 @@ SECRET = "Sup3r-secret-pw"
 def password_server() -> Iterator[str]:
     """A PostgreSQL server on 127.0.0.1 whose user ``postgres`` needs ``SECRET``; yields
     ``host:port``."""
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl)")
-    root = Path(tempfile.mkdtemp(prefix="harness-postgres-password-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the package's user
-        shutil.chown(root, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    password_file = root / "password"
-    password_file.write_text(SECRET + "\n")
-    if run_as:
-        shutil.chown(password_file, "postgres")
-    data, port = root / "data", free_port()
-    subprocess.run([*run_as, str(binaries / "initdb"), "-D", str(data), "-A", "scram-sha-256",
-                    "--pwfile", str(password_file), "-U", "postgres", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
-    password_file.unlink()
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    started = subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-o", options,
-                              "-l", str(root / "server.log"), "-w", "start"], capture_output=True,
-                             text=True)
-    assert started.returncode == 0, started.stderr + (root / "server.log").read_text()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_server(SECRET) as server:
+        yield server
 
 
 def new_database(server: str, name: str) -> None:
