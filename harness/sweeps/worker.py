@@ -52,7 +52,13 @@ from harness.sweeps.study import (
     study_name,
     tell,
 )
-from harness.sweeps.versions import Versions, code_version, trial_data_version, trial_versions
+from harness.sweeps.versions import (
+    Versions,
+    code_version,
+    source_hash,
+    trial_data_version,
+    trial_versions,
+)
 
 MAX_REASON_LENGTH = 1000
 STORAGE_ENV = "HARNESS_SWEEP_STORAGE"
@@ -128,6 +134,7 @@ def non_finite(results: dict[str, Any], metrics: dict[str, float]) -> str | None
 
 class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
+        source_hash()  # hashed at start: the sources as this process found them
         self.settings = settings
         self.spec = load_spec(settings.spec_path, settings.profile)
         self.storage = open_storage(settings.storage_url, self.spec.scheduling)
