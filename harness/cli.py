@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -125,19 +126,26 @@ def _sweep_plan(args: argparse.Namespace) -> None:
 
 def _sweep_run(args: argparse.Namespace) -> None:
     from harness.data.store import write_json_atomically
+    from harness.redaction import has_secret, redact
     from harness.sweeps.runner import run_sweep
+    from harness.sweeps.worker import STORAGE_ENV
 
+    if args.storage and has_secret(args.storage):
+        print(f"warning: the password in --storage is visible to local users (ps) while this "
+              f"runs; pass it by PGPASSWORD, ~/.pgpass or ${STORAGE_ENV} instead",
+              file=sys.stderr)
+    storage = args.storage or os.environ.get(STORAGE_ENV) or None
     # empty strings (as params.yaml passes them through dvc.yaml) mean "the default"
-    summary = run_sweep(args.spec, args.profile, args.workers, args.storage or None,
+    summary = run_sweep(args.spec, args.profile, args.workers, storage,
                         args.tracking_uri or None,
                         Path(args.state_dir) if args.state_dir else None, args.retry_failed,
-                        progress=not args.quiet)
+                        progress=not args.quiet, keep_stale=args.keep_stale_results)
     print("\n".join(summary.lines()))
     if args.summary:
         write_json_atomically(Path(args.summary), summary.as_json())
-    print(f"browse: mlflow ui --backend-store-uri {summary.tracking_uri} "
+    print(f"browse: mlflow ui --backend-store-uri {redact(summary.tracking_uri)} "
           "--host 127.0.0.1 --port 5000")
-    if summary.worker_errors:
+    if args.workers > 0 and not summary.finished:  # trials left although workers ran
         raise SystemExit(1)
 
 
@@ -330,14 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--workers", type=int, default=1,
                            help="worker processes: one per GPU, else CPU threads split")
     sweep_run.add_argument("--profile", default="default", help="smoke, default, paper, ...")
-    sweep_run.add_argument("--storage", help="Optuna storage URL, e.g. postgresql://user@host/db "
-                           "(default: SQLite in the sweep's state folder)")
+    sweep_run.add_argument("--storage",
+                           help="Optuna storage URL, e.g. postgresql://user@host/db; a password "
+                           "comes from PGPASSWORD or ~/.pgpass (default: $HARNESS_SWEEP_STORAGE, "
+                           "else SQLite in the sweep's state folder)")
     sweep_run.add_argument("--tracking-uri", help="MLflow tracking URI (default: the spec's, "
                            "$MLFLOW_TRACKING_URI, else mlflow.db in the project)")
     sweep_run.add_argument("--state-dir", help="root of the sweeps' state folders "
                            "(default: runs/sweeps)")
     sweep_run.add_argument("--retry-failed", action="store_true",
                            help="run the trials that failed by themselves again")
+    sweep_run.add_argument("--keep-stale-results", action="store_true",
+                           help="keep results of trials run with other code or data (default: "
+                           "run them again); the report marks the mixed versions")
     sweep_run.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     sweep_run.set_defaults(run=_sweep_run)

@@ -1,7 +1,11 @@
 """``harness report``: the whole report from MLflow into a folder, then back into MLflow.
 
 Everything is written into a staging folder beside the output first and swapped in at the end,
-so a report that fails half-way leaves the previous one intact. The folder is the report's:
+so a report that fails half-way leaves the previous one intact. Both folders are named by the
+host and process that made them (``.<out>-staging-<host>-<pid>-*``, ``.<out>-previous-...``),
+so a later report tells those of killed reports (their process is gone) from those of running
+ones and removes them, after putting back a previous report that a kill left out of place
+(between the two renames of the swap). The folder is the report's:
 its previous contents are replaced whole. The same files are then logged as artifacts
 (under ``report/``) of each experiment's sweep run (``harness.role=sweep``) or, where there is
 none, of a run tagged ``harness.role=report`` that replaces the experiment's previous one.
@@ -11,7 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
-from harness.report import collect, figures, tables
+from harness.redaction import redact
+from harness.report import collect, figures, tables, versions
 from harness.report.bias import bias_statistics, bias_tables_summary
 from harness.report.comparison import paper_tables
 from harness.report.document import Figure, Report, Section, Table
@@ -30,6 +37,7 @@ from harness.report.render import html, markdown
 
 ARTIFACT_FOLDER = "report"
 FIGURES = "figures"
+OWNER = re.compile(r"(?P<host>.+)-(?P<pid>\d+)(-[a-z0-9_]+)?")  # tempfile adds [a-z0-9_]+
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,8 @@ def _trials_section(trials: pd.DataFrame) -> Section:
         return Section("Trials", missing="No trial runs (harness.role=trial) in the record.")
     counts = ", ".join(f"{n} {state.lower()}" for state, n in
                        trials["status"].value_counts().sort_index().items())
-    paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial."]
+    paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial "
+                  "with its code_version and data_hash.", *versions.summary_lines(trials)]
     failed = trials[trials["status"] == "FAILED"]
     if failed.empty:
         return Section("Trials", paragraphs=paragraphs)
@@ -96,15 +105,61 @@ def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
     ]
     metrics = {"headline": headline_metrics(found),
                "trials": {state.lower(): int(n)
-                          for state, n in trials["status"].value_counts().items()}}
-    return Report(title, headline(found, trials), sections), metrics
+                          for state, n in trials["status"].value_counts().items()},
+               "versions": versions.counts(trials)}
+    lines = [*versions.summary_lines(trials), *headline(found, trials)]
+    return Report(title, lines, sections), metrics
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _staging_prefix(out: Path) -> str:
+    return f".{out.name}-staging-{_owner()}-"
+
+
+def _previous(out: Path) -> Path:
+    return out.with_name(f".{out.name}-previous-{_owner()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _abandoned(folder: Path, kind: str, out: Path) -> bool:
+    """Left by a killed report: made on this host by a process that is gone (or named as
+    before the process was recorded)."""
+    owner = OWNER.fullmatch(folder.name.removeprefix(f".{out.name}-{kind}-"))
+    if owner is None:
+        return True
+    return owner["host"] == socket.gethostname() and not _alive(int(owner["pid"]))
+
+
+def remove_leftovers(out: Path) -> None:
+    """Clear what killed reports left beside ``out``, restoring a displaced previous report."""
+    previous = sorted((folder for folder in out.parent.glob(f".{out.name}-previous-*")
+                       if _abandoned(folder, "previous", out)),
+                      key=lambda folder: folder.stat().st_mtime)
+    if previous and not out.exists():
+        os.replace(previous.pop(), out)
+    staging = [folder for folder in out.parent.glob(f".{out.name}-staging-*")
+               if _abandoned(folder, "staging", out)]
+    for leftover in [*previous, *staging]:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _swap_in(staged: Path, out: Path) -> None:
     """Replace ``out`` by ``staged``, restoring the old folder if the second rename fails."""
     previous = None
     if out.exists():
-        previous = out.with_name(f".{out.name}-previous-{os.getpid()}")
+        previous = _previous(out)
         os.replace(out, previous)
     try:
         os.replace(staged, out)
@@ -138,7 +193,7 @@ def _reported_experiments(store: collect.Store, trials: pd.DataFrame, md: pd.Dat
         return store.experiments
     holding = set(trials["experiment"]) | set(md["experiment"])
     if not holding:
-        raise ConfigError(store.uri, "experiment", "no experiment holds sweep or MD runs "
+        raise ConfigError(redact(store.uri), "experiment", "no experiment holds sweep or MD runs "
                           "(tag harness.role=trial or md): run a sweep first")
     return {eid: name for eid, name in store.experiments.items() if name in holding}
 
@@ -177,7 +232,8 @@ def build_report(tracking_uri: str | None, experiments: list[str] | None, out: P
                           _reported_experiments(store, trials, md, bool(experiments)))
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}-staging-") as staging:
+    remove_leftovers(out)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=_staging_prefix(out)) as staging:
         folder, lines = _write(Path(staging), store, trials, md)
         _swap_in(folder, out)
     files = sorted(path for path in out.rglob("*") if path.is_file())

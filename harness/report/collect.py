@@ -1,9 +1,11 @@
 """MLflow -> pandas: the sweeps' trial runs and the MD runs, as the shared contract records them.
 
 Trial runs carry ``harness.role=trial`` and the tags sweep, molecule, model, method, budget,
-cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key
-and selected; their metrics are test.force_mae, test.force_rmse (kcal/mol/A),
-test.energy_mae (kcal/mol), validation_loss and wall_seconds. MD runs carry
+cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key,
+selected, code_version and data_hash (runs of an older generation, which a sweep reran for a
+change of code or data, carry superseded=true and are left out); their metrics are
+test.force_mae, test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and
+wall_seconds. MD runs carry
 ``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics.
 
 Nothing here is created in the store: a tracking URI that names a missing database or an
@@ -24,12 +26,13 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.redaction import redact, redact_text
 from harness.train.tracking import resolve_tracking_uri
 
 ROLE = "harness.role"
 TRIAL_TAGS = ("sweep", "profile", "molecule", "model", "method", "budget", "cost_ratio",
               "accurate_level", "inaccurate_level", "gamma", "seed", "trial_key", "selected",
-              "failure_reason")
+              "failure_reason", "code_version", "data_hash", "superseded")
 TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
                  "test.energy_mae": "energy_mae", "validation_loss": "validation_loss",
                  "wall_seconds": "wall_seconds",
@@ -42,7 +45,8 @@ MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_p
               "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
 RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio",
                   "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
-                  "energy_mae", "wall_seconds", "status", "run_id")
+                  "energy_mae", "wall_seconds", "status", "code_version", "data_hash",
+                  "run_id")
 BIAS_ARTIFACT = "bias/bias_weights.npz"
 PAGE_SIZE = 1000
 CONNECT_TIMEOUT_S = 5.0
@@ -60,12 +64,13 @@ class Store:
 
 
 def check_reachable(uri: str) -> None:
-    """Fail fast, without creating anything, when ``uri`` names no store."""
-    parsed = urlparse(uri)
+    """Fail fast, without creating anything, when ``uri`` names no store (errors name it with
+    its password hidden)."""
+    parsed, shown = urlparse(uri), redact(uri)
     if parsed.scheme == "sqlite":
         database = uri.removeprefix("sqlite:///")
         if database != ":memory:" and not Path(database).is_file():
-            raise ConfigError(uri, "tracking_uri", f"no MLflow database at {database}: run a "
+            raise ConfigError(shown, "tracking_uri", f"no MLflow database at {database}: run a "
                               "sweep first or pass --tracking-uri")
     elif parsed.hostname and parsed.scheme.split("+")[0] in DEFAULT_PORTS:
         # MLflow itself retries an unreachable server or database for minutes
@@ -73,12 +78,12 @@ def check_reachable(uri: str) -> None:
         try:
             socket.create_connection((parsed.hostname, port), CONNECT_TIMEOUT_S).close()
         except OSError as error:
-            raise ConfigError(uri, "tracking_uri",
+            raise ConfigError(shown, "tracking_uri",
                               f"cannot reach the tracking server ({error})") from None
     elif parsed.scheme in ("", "file"):
         folder = Path(parsed.path if parsed.scheme == "file" else uri)
         if not folder.is_dir():
-            raise ConfigError(uri, "tracking_uri", f"no MLflow store folder at {folder}")
+            raise ConfigError(shown, "tracking_uri", f"no MLflow store folder at {folder}")
 
 
 def _connect(uri: str) -> tuple[Any, dict[str, str]]:
@@ -96,8 +101,9 @@ def _connect(uri: str) -> tuple[Any, dict[str, str]]:
             if not token:
                 return client, found
     except Exception as error:  # any failure of the first contact means: no usable store
-        raise ConfigError(uri, "tracking_uri", f"cannot read the tracking store "
-                          f"({type(error).__name__}: {str(error).splitlines()[0]})") from None
+        first_line = redact_text(str(error).splitlines()[0], uri)
+        raise ConfigError(redact(uri), "tracking_uri", f"cannot read the tracking store "
+                          f"({type(error).__name__}: {first_line})") from None
 
 
 def open_store(tracking_uri: str | None, experiment_names: list[str] | None = None) -> Store:
@@ -109,7 +115,7 @@ def open_store(tracking_uri: str | None, experiment_names: list[str] | None = No
     names = experiment_names or sorted(known)
     unknown = [name for name in names if name not in known]
     if unknown:
-        raise ConfigError(uri, "experiment", f"no active MLflow experiment named "
+        raise ConfigError(redact(uri), "experiment", f"no active MLflow experiment named "
                           f"{', '.join(map(repr, unknown))}; known: {sorted(known) or 'none'}")
     return Store(uri, client, {known[name]: name for name in names})
 
@@ -148,8 +154,9 @@ def _numbers(values: pd.Series) -> pd.Series:
 
 def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
-    runs, left KILLED by a resumed sweep, give way to its finished run)."""
-    frame = frame.copy()
+    runs, left KILLED by a resumed sweep, give way to its finished run; superseded runs, of
+    code or data the sweep has rerun since, are dropped)."""
+    frame = frame[frame["superseded"] != "true"].copy()
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from harness.report import versions
 from harness.report.document import Table
 from harness.report.paper import MOLECULES, is_md17_data, matching_rows, paper_value
 from harness.report.summary import UNIT, mean_std_text, number_text, selected, sort_rows
@@ -37,8 +38,11 @@ def _rows(molecule: str, trials: pd.DataFrame) -> dict[str, dict[str, str]]:
         for paper_row in matching_rows(molecule, model, method, level):
             budgets = group["budget"].unique()
             budget = float(min(budgets, key=lambda value: abs(value - paper_row.budget)))
-            ours = group[group["budget"] == budget]["force_mae"]
+            runs = group[group["budget"] == budget]
+            ours = runs["force_mae"]
             text = mean_std_text(float(ours.mean()), float(ours.std()), len(ours), len(ours))
+            if versions.other_versions(trials).loc[runs.index].any():
+                text = f"{text} {versions.MARK}"
             source = f"{paper_row.table}, {paper_row.row}"
             rows[f"{label} ({source})"] = {
                 "ours": text, "our budget": number_text(budget),
@@ -63,6 +67,7 @@ def paper_tables(trials: pd.DataFrame) -> list[Table]:
                 "2023, MD17@CCSD(T) (aspirin: CCSD), tables as cited; the paper's models are "
                 "larger and trained far longer, so a row is a like-for-like comparison only "
                 "where the last column says yes.")
+        note = f"{note} {versions.mixed_note(group)}".strip()
         tables.append(Table.plain(f"{sweep}: ours beside the paper, {molecule} (force MAE, "
                                   f"{UNIT})", cells, note))
     return tables

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from harness.report import versions
 from harness.report.document import Table
 from harness.report.summary import (
     ASTEROID,
@@ -78,7 +79,8 @@ def best_marks(means: pd.DataFrame, best: str | None) -> pd.DataFrame:
 def pivot(frame: pd.DataFrame, row_order: list[str], column_order: list[str], title: str,
           note: str = "", metric: str = "force_mae", best: str | None = "min",
           formatter: Formatter = mean_std_text) -> Table:
-    """A table of ``metric`` summarised over seeds by the ``_row`` and ``_column`` labels."""
+    """A table of ``metric`` summarised over seeds by the ``_row`` and ``_column`` labels;
+    cells with runs of other code or data versions than the newest are marked."""
     summary = seed_summary(frame, ["_row", "_column"], metric).rename(
         columns={"_row": "row", "_column": "column"})
     usual_n = int(summary["n"].max()) if len(summary) else 0
@@ -87,7 +89,12 @@ def pivot(frame: pd.DataFrame, row_order: list[str], column_order: list[str], ti
     for entry in summary.itertuples():
         cells.at[entry.row, entry.column] = formatter(entry.mean, entry.std, entry.n, usual_n)
         means.at[entry.row, entry.column] = entry.mean
-    return Table(title, cells, best_marks(means, best), note)
+    marked = frame[versions.other_versions(frame)]
+    for row, column in set(zip(marked["_row"], marked["_column"], strict=True)):
+        if row in cells.index and column in cells.columns:
+            cells.at[row, column] = f"{cells.at[row, column]} {versions.MARK}"
+    mixed = versions.mixed_note(frame)
+    return Table(title, cells, best_marks(means, best), f"{note} {mixed}".strip())
 
 
 def metric_table(frame: pd.DataFrame, row_keys: list[str], column_keys: list[str], title: str,

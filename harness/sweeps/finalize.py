@@ -4,8 +4,9 @@ A group (a cell at one seed) is settled when none of its trials waits or runs: i
 chosen by validation loss, the chosen trial's run is tagged ``selected=true`` (the others
 ``false``), and the cell's parent run gets ``chosen_gamma.s<seed>`` and one metric
 ``validation_loss.s<seed>.g<gamma>`` per gamma. A settled cell gets the mean and standard
-deviation over seeds of its selected trials' test metrics and is marked FINISHED (FAILED when
-no trial finished). Everything here can run again and writes the same.
+deviation over seeds of its selected trials' test metrics, and their code and data versions as
+tags (joined by '+' where they differ), and is marked FINISHED (FAILED when no trial
+finished). Everything here can run again and writes the same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
 from harness.sweeps.plan import Plan, number
 from harness.sweeps.selection import GammaChoice, TrialOutcome, choose_gamma, mean_and_std
 from harness.sweeps.study import completed, settled, trials_by_key
+from harness.sweeps.versions import UNKNOWN, Versions
 
 TEST_METRICS = ("force_mae", "force_rmse", "energy_mae")
 
@@ -59,6 +61,14 @@ def settle_group(study: optuna.Study, tracking: SweepTracking, group_key: str,
     return choice
 
 
+def _versions_of(trials: list[FrozenTrial]) -> dict[str, str]:
+    """The code and data versions the trials ran with, each distinct value once."""
+    recorded = [Versions.recorded(trial.user_attrs) or Versions(UNKNOWN, UNKNOWN)
+                for trial in trials]
+    return {tag: "+".join(sorted({version.as_tags()[tag] for version in recorded}))
+            for tag in ("code_version", "data_hash")}
+
+
 def settle_cells(study: optuna.Study, plan: Plan, tracking: SweepTracking) -> int:
     """Select gammas and summarise every settled cell; returns how many cells are settled."""
     attempts_by_key = trials_by_key(study)
@@ -80,5 +90,7 @@ def settle_cells(study: optuna.Study, plan: Plan, tracking: SweepTracking) -> in
             if values:
                 summary[f"test.{name}.mean"], summary[f"test.{name}.std"] = mean_and_std(values)
         tracking.log_metrics(cell_run, summary)
+        if selected:
+            tracking.set_tags(cell_run, _versions_of(selected))
         tracking.terminate(cell_run, "FINISHED" if selected else "FAILED")
     return settled_cells

@@ -4,9 +4,10 @@ One experiment per sweep, named by the spec, with its artifact location set when
 (``mlartifacts/`` beside a SQLite database unless the spec names one). A parent run per cell
 (tag ``harness.role=cell``) and a child run per trial (``harness.role=trial`` and
 ``mlflow.parentRunId``), each tagged with sweep, profile, molecule, model, method, budget,
-cost ratio and levels; trials add gamma, seed, trial key, code and data versions and
-``selected``. Runs are found again by their key tags, so a resumed trial continues its own run
-and a trial never has two.
+cost ratio and levels; trials add gamma, seed, trial key, code and data versions, their
+``generation`` and ``selected``. Runs are found again by their key and generation tags, so a
+resumed trial continues its own run and a trial never has two in one generation; the runs of
+older generations (results of other code or data) are tagged ``superseded=true``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from harness.train.tracking import (
 
 ROLE = "harness.role"
 PARENT = "mlflow.parentRunId"
-TRIAL_ONLY_TAGS = ("gamma", "seed", "trial_key")
+GENERATION = "generation"
+SUPERSEDED = "superseded"
+TRIAL_ONLY_TAGS = ("gamma", "seed", "trial_key", GENERATION)
 MAX_TAG_LENGTH = 5000
 
 
@@ -79,7 +82,7 @@ class SweepTracking:
     def _find(self, role: str, key_tag: str, key: str) -> list[Any]:
         query = (f"tags.`{ROLE}` = '{role}' and tags.{key_tag} = '{key}' "
                  f"and tags.profile = '{self.spec.profile}'")
-        return list(self.client.search_runs([self.experiment_id], query, max_results=10,
+        return list(self.client.search_runs([self.experiment_id], query, max_results=100,
                                             order_by=["attributes.start_time ASC"]))
 
     def cell_run(self, cell_key: str, tags: dict[str, str], extra: dict[str, str] | None = None
@@ -96,13 +99,21 @@ class SweepTracking:
             self._cell_runs[cell_key] = run_id
         return self._cell_runs[cell_key]
 
-    def trial_run(self, trial_key: str, tags: dict[str, str], parent_run_id: str) -> Any:
-        """The trial's run: the one it already has (a resumed trial), else a new child run.
+    def trial_run(self, trial_key: str, tags: dict[str, str], parent_run_id: str,
+                  generation: int = 0) -> Any:
+        """The trial's run of this generation: the one it already has (a resumed trial), else
+        a new child run. Runs of older generations are tagged superseded.
 
         Runs beyond the first (left by an earlier bug or a race) are marked KILLED so that no
         trial ever shows two finished runs.
         """
-        found = self._find("trial", "trial_key", trial_key)
+        found = []
+        for run in self._find("trial", "trial_key", trial_key):
+            run_generation = int(run.data.tags.get(GENERATION) or 0)
+            if run_generation == generation:
+                found.append(run)
+            elif run_generation < generation and run.data.tags.get(SUPERSEDED) != "true":
+                self.set_tags(run.info.run_id, {SUPERSEDED: "true"})
         for stale in found[1:]:
             if stale.info.status != "FINISHED":
                 self.client.set_terminated(stale.info.run_id, status="KILLED")
@@ -110,7 +121,8 @@ class SweepTracking:
             return found[0]
         return self.client.create_run(
             self.experiment_id, run_name=trial_key,
-            tags={**tags, **self.sweep_tags, ROLE: "trial", PARENT: parent_run_id})
+            tags={**tags, **self.sweep_tags, GENERATION: str(generation), ROLE: "trial",
+                  PARENT: parent_run_id})
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag

@@ -4,9 +4,15 @@ Set-up is idempotent, so the same command resumes a stopped sweep and, pointed a
 ``--storage postgresql://...`` and MLflow server, adds a machine to a running one: it plans the
 spec, enqueues the trials the study lacks, creates the cells' parent runs and starts N workers
 (one per GPU where GPUs exist, else each with an equal share of the CPU threads). When they
-are done it chooses the gammas and summarises the cells (``finalize``). Everything of a sweep
+are done it chooses the gammas and summarises the cells (``finalize``). Trials that ran with
+other code or data than this machine has are run again (a new generation, see ``study``)
+unless ``keep_stale`` keeps their results; the summary says which. Everything of a sweep
 on this machine lives in ``<state root>/<sweep>/<profile>/``: the SQLite study (by default),
 one folder per trial and the workers' logs.
+
+The storage and tracking URLs reach the workers through their environment (``STORAGE_ENV``,
+``TRACKING_ENV``), never their command line, which ``ps`` shows to every local user; whatever
+is printed or written about them has its password replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from harness.errors import ConfigError
+from harness.redaction import redact, redact_text
 from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
@@ -34,9 +41,11 @@ from harness.sweeps.study import (
     open_storage,
     open_study,
     settled,
+    stale_keys,
     study_name,
 )
-from harness.sweeps.versions import code_version
+from harness.sweeps.versions import code_version, trial_versions
+from harness.sweeps.worker import STORAGE_ENV, TRACKING_ENV
 from harness.train.tracking import PROJECT_ROOT
 
 DEFAULT_STATE_ROOT = PROJECT_ROOT / "runs" / "sweeps"
@@ -59,23 +68,44 @@ class SweepSummary:
     tracking_uri: str
     wall_seconds: float
     worker_errors: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    kept_stale: bool = False
+
+    def _stale_line(self) -> list[str]:
+        if not self.stale:
+            return []
+        if self.kept_stale:
+            return [f"kept {len(self.stale)} result(s) of other code or data versions "
+                    "(--keep-stale-results); the report marks the mixed versions"]
+        return [f"re-queued {len(self.stale)} trial(s) whose code or data changed since they ran "
+                "(--keep-stale-results keeps old results)"]
 
     def lines(self) -> list[str]:
         lines = [f"sweep {self.name} (profile {self.profile}): {self.n_complete} of "
                  f"{self.n_trials} trials complete, {len(self.failures)} failed, "
                  f"{self.n_pending} pending; {self.wall_seconds:.0f} s",
-                 f"study: {self.storage_url}", f"trial folders: {self.state_dir / 'trials'}",
-                 f"MLflow: {self.tracking_uri}"]
+                 *self._stale_line(),
+                 f"study: {redact(self.storage_url)}",
+                 f"trial folders: {self.state_dir / 'trials'}",
+                 f"MLflow: {redact(self.tracking_uri)}"]
         lines += [f"FAILED {key}: {reason}" for key, reason in self.failures.items()]
-        lines += self.worker_errors
+        lines += [redact_text(error, self.storage_url, self.tracking_uri)
+                  for error in self.worker_errors]
         return lines
+
+    @property
+    def finished(self) -> bool:
+        """Every trial settled: the sweep's outcome, whatever happened to single workers (a
+        killed worker's trial returns to the queue and another worker completes it)."""
+        return self.n_pending == 0
 
     def as_json(self) -> dict:
         """What ``--summary`` writes: counts, failures and where the record lives."""
         return {"name": self.name, "profile": self.profile, "n_trials": self.n_trials,
                 "n_complete": self.n_complete, "n_failed": len(self.failures),
                 "n_pending": self.n_pending, "failures": self.failures,
-                "storage": self.storage_url, "tracking_uri": self.tracking_uri,
+                "storage": redact(self.storage_url), "tracking_uri": redact(self.tracking_uri),
+                "n_stale": len(self.stale), "stale_kept": self.kept_stale,
                 "wall_seconds": round(self.wall_seconds, 1)}
 
 
@@ -124,11 +154,11 @@ def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir:
     for index, environment in enumerate(environments):
         log_path = state_dir / "logs" / f"worker-{index}.log"
         command = [sys.executable, "-m", "harness.sweeps.worker", spec_path,
-                   "--profile", spec.profile, "--storage", storage_url,
-                   "--state-dir", str(state_dir), "--tracking-uri", tracking_uri,
+                   "--profile", spec.profile, "--state-dir", str(state_dir),
                    "--threads", environment["OMP_NUM_THREADS"]]
+        urls = {STORAGE_ENV: storage_url, TRACKING_ENV: tracking_uri}
         with open(log_path, "a") as log:
-            process = subprocess.Popen(command, env={**os.environ, **environment},
+            process = subprocess.Popen(command, env={**os.environ, **environment, **urls},
                                        stdout=log, stderr=subprocess.STDOUT)
         started.append((process, log_path))
     return started
@@ -158,16 +188,20 @@ def _wait(workers: list[tuple[subprocess.Popen, Path]], study, plan: Plan,
     for process, log_path in workers:
         if process.returncode != 0:
             tail = log_path.read_text()[-LOG_TAIL_CHARACTERS:]
-            errors.append(f"worker {process.pid} exited with {process.returncode}; "
-                          f"{log_path} ends:\n{tail}")
+            errors.append(f"warning: worker {process.pid} exited with {process.returncode} "
+                          f"(its trial returns to the queue by heartbeat); {log_path} ends:\n"
+                          f"{tail}")
     return errors
 
 
 def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
               storage_url: str | None = None, tracking_uri: str | None = None,
               state_root: Path | None = None, retry_failed: bool = False,
-              progress: bool = True) -> SweepSummary:
-    """Set up (or resume) a sweep, run ``workers`` worker processes, settle the cells."""
+              progress: bool = True, keep_stale: bool = False) -> SweepSummary:
+    """Set up (or resume) a sweep, run ``workers`` worker processes, settle the cells.
+
+    ``keep_stale``: keep the results of trials that ran with other code or data versions
+    instead of running them again."""
     started = time.perf_counter()
     spec = load_spec(spec_path, profile)
     plan = make_plan(spec, spec_path)
@@ -176,7 +210,8 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     storage_url = storage_url or default_storage(state_dir)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
-    enqueue_missing(study, plan, spec_path, retry_failed)
+    stale = stale_keys(study, plan, lambda trial: trial_versions(trial.config))
+    enqueue_missing(study, plan, spec_path, retry_failed, rerun=() if keep_stale else stale)
     tracking = SweepTracking(spec, tracking_uri)
     for cell in plan.cells:
         tracking.cell_run(cell.key, cell.tags(), code_version())
@@ -186,8 +221,10 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
                                          tracking.uri, workers)
         errors = _wait(started_workers, study, plan, progress)
     settle_cells(study, plan, tracking)
-    return summarise(study, plan, state_dir, storage_url, tracking.uri,
-                     time.perf_counter() - started, errors)
+    summary = summarise(study, plan, state_dir, storage_url, tracking.uri,
+                        time.perf_counter() - started, errors)
+    summary.stale, summary.kept_stale = stale, keep_stale
+    return summary
 
 
 def summarise(study, plan: Plan, state_dir: Path, storage_url: str, tracking_uri: str,

@@ -2,7 +2,8 @@
 
 Stage 1 (theta_0 on the accurate frames) does not depend on gamma. Its finished checkpoint is
 published under ``<state>/stage1/<hash>.pt``, where the hash covers the whole training config
-except its name and gammas, so only a config that would train the very same stage 1 reuses it.
+except its name and gammas, and the code and data versions, so only a trial that would train
+the very same stage 1 with the same code and data reuses it.
 A trial adopts it by copying it to ``checkpoints/stage1.pt`` in its own folder before training:
 the trainer then resumes a finished stage (model, best state and RNG states restored) and goes
 straight to the bias and stage 2, with the results an uninterrupted run would give.
@@ -19,17 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.sweeps.plan import GAMMA_METHODS
+from harness.sweeps.versions import trial_versions
 from harness.train.trainer import stage_finished
 
 STAGE_ONE_CHECKPOINT = Path("checkpoints") / "stage1.pt"  # methods.run_stage's name for it
 
 
 def stage_one_key(config: dict[str, Any]) -> str:
-    """Hash of what stage 1 depends on: the config without name, gammas and bookkeeping."""
+    """Hash of what stage 1 depends on: the config without name, gammas and bookkeeping, and
+    the code and data it runs with."""
     content = copy.deepcopy(config)
     for bookkeeping in ("name", "output_dir", "progress", "tracking"):
         content.pop(bookkeeping, None)
     content.get("asteroid", {}).pop("gammas", None)
+    content["versions"] = trial_versions(config).as_tags()
     text = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 

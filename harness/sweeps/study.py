@@ -12,13 +12,18 @@ trial silent for ``grace_seconds`` is failed by whichever worker looks next, and
 callback enqueues a copy (same user attributes, so the same key) up to ``max_retries`` times.
 A trial that fails by itself (an exception, a non-finite loss) is told FAIL with a
 ``failure_reason`` and is not retried unless asked (``retry_failed``).
+
+Generations: a worker records the code and data versions a trial ran with (``code_version``,
+``data_hash``). A settled trial whose versions differ from the current ones is stale; rerunning
+it enqueues a new attempt one ``generation`` higher, and only the attempts of a key's newest
+generation count (older ones are history: Optuna cannot reopen a finished trial).
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,9 +37,11 @@ from harness.locks import exclusive_file_lock
 from harness.sweeps.databases import create_sqlite_atomically, sqlite_path
 from harness.sweeps.plan import Plan, Trial
 from harness.sweeps.spec import SchedulingSpec, SweepSpec
+from harness.sweeps.versions import Versions
 
 LIVE_STATES = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
 FAILURE_REASON = "failure_reason"
+GENERATION = "generation"
 
 
 def study_name(spec: SweepSpec) -> str:
@@ -72,20 +79,28 @@ def open_study(storage: RDBStorage, name: str) -> optuna.Study:
                                load_if_exists=True)
 
 
-def trial_attributes(trial: Trial) -> dict[str, Any]:
+def trial_attributes(trial: Trial, generation: int = 0) -> dict[str, Any]:
     """What a worker needs to run a trial, stored with it in the study."""
     return {"trial_key": trial.key, "cell_key": trial.cell.key, "group_key": trial.group_key,
             "digest": trial.digest, "gamma": trial.gamma, "seed": trial.seed,
-            "config": trial.config, "tags": trial.tags()}
+            "config": trial.config, "tags": trial.tags(), GENERATION: generation}
+
+
+def generation_of(attempt: FrozenTrial) -> int:
+    """The generation of an attempt (0 for attempts queued before generations existed)."""
+    return int(attempt.user_attrs.get(GENERATION, 0))
 
 
 def trials_by_key(study: optuna.Study) -> dict[str, list[FrozenTrial]]:
-    """Every Optuna trial (attempts and retries included) grouped by trial key."""
+    """The Optuna trials (attempts and retries) of each trial key's newest generation."""
     grouped: dict[str, list[FrozenTrial]] = {}
     for frozen in study.get_trials(deepcopy=False):
         key = frozen.user_attrs.get("trial_key")
         if key is not None:
             grouped.setdefault(key, []).append(frozen)
+    for key, attempts in grouped.items():
+        newest = max(map(generation_of, attempts))
+        grouped[key] = [attempt for attempt in attempts if generation_of(attempt) == newest]
     return grouped
 
 
@@ -100,8 +115,9 @@ def _needs_enqueue(attempts: list[FrozenTrial], retry_failed: bool) -> bool:
 
 
 def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
-                    retry_failed: bool = False) -> int:
-    """Enqueue each planned trial that has no live attempt; returns how many were enqueued.
+                    retry_failed: bool = False, rerun: Collection[str] = ()) -> int:
+    """Enqueue each planned trial that has no live attempt, and a new generation of each key
+    in ``rerun`` (see ``stale_keys``); returns how many were enqueued.
 
     Idempotent: run it again and nothing more is queued. A key queued earlier with another
     training config (the spec changed under the same name and profile) is an error.
@@ -116,10 +132,35 @@ def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
                                   f"trial {trial.key} was queued in study '{study.study_name}' "
                                   "with another training config: the spec changed since; "
                                   "rename the sweep or delete its study (--storage)")
-        if _needs_enqueue(attempts, retry_failed):
-            study.enqueue_trial(params={}, user_attrs=trial_attributes(trial))
-            enqueued += 1
+        generation = max(map(generation_of, attempts), default=0)
+        if trial.key in rerun and settled(attempts):  # not while a rerun waits or runs
+            generation += 1
+        elif not _needs_enqueue(attempts, retry_failed):
+            continue
+        study.enqueue_trial(params={}, user_attrs=trial_attributes(trial, generation))
+        enqueued += 1
     return enqueued
+
+
+def _deciding_attempt(attempts: list[FrozenTrial]) -> FrozenTrial:
+    """The attempt whose outcome stands: the complete one, else the last that ran."""
+    ran = [attempt for attempt in attempts if Versions.recorded(attempt.user_attrs)]
+    return completed(attempts) or (ran or attempts)[-1]
+
+
+def stale_keys(study: optuna.Study, plan: Plan, current: Callable[[Trial], Versions]
+               ) -> list[str]:
+    """Settled trials that ran with other code or data than ``current`` gives (or whose
+    versions were never recorded): their results are not those of the code as it is."""
+    states = key_states(study, plan)
+    stale = []
+    for trial in plan.trials:
+        attempts = states[trial.key]
+        if not settled(attempts):
+            continue
+        if Versions.recorded(_deciding_attempt(attempts).user_attrs) != current(trial):
+            stale.append(trial.key)
+    return stale
 
 
 def claim_next(study: optuna.Study, storage: RDBStorage) -> FrozenTrial | None:
@@ -151,9 +192,10 @@ def earlier_attempt(study: optuna.Study, claimed: FrozenTrial) -> FrozenTrial | 
     Two set-ups racing on a new study (machines started at the same moment) can queue a key
     twice; the duplicate with the higher number yields, so the point still runs once.
     """
-    key = claimed.user_attrs["trial_key"]
+    key, generation = claimed.user_attrs["trial_key"], generation_of(claimed)
     for other in study.get_trials(deepcopy=False, states=LIVE_STATES):
-        if other.number == claimed.number or other.user_attrs.get("trial_key") != key:
+        if (other.number == claimed.number or other.user_attrs.get("trial_key") != key
+                or generation_of(other) != generation):
             continue
         if other.state == TrialState.COMPLETE or other.number < claimed.number:
             return other

@@ -1,22 +1,53 @@
-"""Code and data versions recorded with every run, so a result can be traced to its inputs.
+"""Code and data versions: what makes a trial's result current, and how to trace it.
 
-Code: ``git rev-parse HEAD`` of the project, and whether tracked files differ from it. Data: the
-md5 that ``dvc.lock`` records for the dataset path (what DVC versions); a path DVC does not
-track gets the sha256 of its ``dataset.json`` (a folder) or of the file itself.
+Code: ``code_version`` is a hash of the source a trial runs, the content of every ``.py`` file
+of the ``harness`` and ``models`` packages (sorted by path; no git needed, so an sdist or a
+copied tree has one too), computed once per process. ``git_sha`` and ``git_dirty`` are kept
+beside it for tracing a run back to a commit.
+
+Data: ``data_hash`` is the hash of the content of every file a dataset consists of: the file
+itself, or for a harness dataset folder its ``dataset.json``, ``trajectory.npz`` and every
+label chunk. ``data_version`` is DVC's name for the same data (the md5 ``dvc.lock`` records)
+where DVC tracks the path, else the content hash.
+
+A trial whose recorded ``code_version`` or ``data_hash`` differs from the current one is stale:
+a sweep reruns it unless told to keep old results (see ``harness.sweeps.study``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import subprocess
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
+from harness.data.store import chunk_paths
 from harness.train.tracking import PROJECT_ROOT
 
 UNKNOWN = "unknown"
+SOURCE_PACKAGES = ("harness", "models")
+HASH_CHARACTERS = 16
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The code and data a trial runs (or ran) with; equal versions mean a current result."""
+
+    code_version: str
+    data_hash: str
+
+    def as_tags(self) -> dict[str, str]:
+        return {"code_version": self.code_version, "data_hash": self.data_hash}
+
+    @classmethod
+    def recorded(cls, attributes: dict) -> Versions | None:
+        """The versions recorded in a trial's attributes or a run's tags; None if absent."""
+        code, data = attributes.get("code_version"), attributes.get("data_hash")
+        return None if code is None or data is None else cls(code, data)
 
 
 def _git(*arguments: str) -> str | None:
@@ -28,14 +59,75 @@ def _git(*arguments: str) -> str | None:
     return completed.stdout.strip()
 
 
+def _package_root(package: str) -> Path:
+    found = importlib.util.find_spec(package)
+    if found is None or found.origin is None:
+        raise RuntimeError(f"package '{package}' is not importable")
+    return Path(found.origin).parent
+
+
+def _update(digest: hashlib._Hash, name: str, path: Path) -> None:
+    """Add a name and a file's content, each length-prefixed so that no two inputs collide."""
+    encoded = name.encode()
+    digest.update(len(encoded).to_bytes(8, "little") + encoded)
+    digest.update(path.stat().st_size.to_bytes(8, "little"))
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def hash_sources(roots: list[Path]) -> str:
+    """``src:<hash>`` of every ``.py`` file under the package folders ``roots``."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*.py")):
+            _update(digest, path.relative_to(root.parent).as_posix(), path)
+    return f"src:{digest.hexdigest()[:HASH_CHARACTERS]}"
+
+
+@lru_cache(maxsize=1)
+def source_hash() -> str:
+    """The hash of the ``harness`` and ``models`` sources this process runs (once per process:
+    a worker keeps running the code it imported)."""
+    return hash_sources([_package_root(package) for package in SOURCE_PACKAGES])
+
+
 @lru_cache(maxsize=1)
 def code_version() -> dict[str, str]:
-    """``git_sha`` and ``git_dirty`` ("true" when tracked files have uncommitted changes)."""
+    """Tags of the running code: ``code_version`` (the source hash), ``git_sha`` and
+    ``git_dirty`` ("true" when tracked files have uncommitted changes)."""
     sha = _git("rev-parse", "HEAD")
-    if sha is None:
-        return {"git_sha": UNKNOWN, "git_dirty": UNKNOWN}
-    changes = _git("status", "--porcelain", "--untracked-files=no")
-    return {"git_sha": sha, "git_dirty": "true" if changes else "false"}
+    git = {"git_sha": UNKNOWN, "git_dirty": UNKNOWN}
+    if sha is not None:
+        changes = _git("status", "--porcelain", "--untracked-files=no")
+        git = {"git_sha": sha, "git_dirty": "true" if changes else "false"}
+    return {"code_version": source_hash(), **git}
+
+
+def dataset_files(path: Path) -> list[Path]:
+    """The files a dataset consists of: a file itself, or a harness folder's description,
+    trajectory and label chunks (of every level), in a fixed order."""
+    if not path.is_dir():
+        return [path] if path.is_file() else []
+    files = [path / name for name in ("dataset.json", "trajectory.npz") if (path / name).is_file()]
+    labels = path / "labels"
+    levels = sorted(folder.name for folder in labels.iterdir() if folder.is_dir()) \
+        if labels.is_dir() else []
+    return files + [chunk for level in levels for chunk in chunk_paths(path, level)]
+
+
+@lru_cache(maxsize=64)
+def data_hash(path: str) -> str:
+    """``sha256:<hash>`` of the content of a dataset's files; ``unknown`` when none exists."""
+    resolved = Path(path).resolve()  # relative to the working directory, as data loading
+    files = dataset_files(resolved)
+    if not files:
+        return UNKNOWN
+    digest = hashlib.sha256()
+    for file in files:
+        name = file.name if file == resolved else file.relative_to(resolved).as_posix()
+        _update(digest, name, file)
+    return f"sha256:{digest.hexdigest()[:HASH_CHARACTERS]}"
 
 
 def _dvc_md5(path: Path, lock: Path) -> str | None:
@@ -49,27 +141,28 @@ def _dvc_md5(path: Path, lock: Path) -> str | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 @lru_cache(maxsize=64)
 def data_version(path: str, lock: Path = PROJECT_ROOT / "dvc.lock") -> str:
-    """``dvc:<md5>`` from ``lock``, else ``sha256:<hash>``; ``unknown`` when nothing exists."""
-    resolved = Path(path).resolve()  # relative to the working directory, as data loading
-    md5 = _dvc_md5(resolved, lock)
-    if md5 is not None:
-        return f"dvc:{md5}"
-    described = resolved / "dataset.json" if resolved.is_dir() else resolved
-    return f"sha256:{_sha256(described)}" if described.is_file() else UNKNOWN
+    """``dvc:<md5>`` from ``lock``, else the content hash (``data_hash``)."""
+    md5 = _dvc_md5(Path(path).resolve(), lock)
+    return f"dvc:{md5}" if md5 is not None else data_hash(path)
+
+
+def _trial_paths(config: dict) -> list[str]:
+    return [config["data"][role]["path"] for role in ("accurate", "inaccurate")
+            if config["data"].get(role)]
 
 
 def trial_data_version(config: dict) -> str:
     """The versions of a training config's accurate and inaccurate datasets, joined by '+'."""
-    paths = [config["data"][role]["path"] for role in ("accurate", "inaccurate")
-             if config["data"].get(role)]
-    return "+".join(dict.fromkeys(data_version(path) for path in paths))
+    return "+".join(dict.fromkeys(data_version(path) for path in _trial_paths(config)))
+
+
+def trial_data_hash(config: dict) -> str:
+    """The content hashes of a training config's datasets, joined by '+'."""
+    return "+".join(dict.fromkeys(data_hash(path) for path in _trial_paths(config)))
+
+
+def trial_versions(config: dict) -> Versions:
+    """The versions a trial of ``config`` runs with in this process."""
+    return Versions(source_hash(), trial_data_hash(config))

@@ -1,18 +1,21 @@
 """One worker process: claims trials from the study one at a time and trains each.
 
 Started by ``harness sweep run`` (one per GPU, or per share of the CPU threads) as
-``python -m harness.sweeps.worker SPEC --profile P --storage URL --state-dir DIR``. A worker
+``python -m harness.sweeps.worker SPEC --profile P --state-dir DIR`` with the study's storage
+URL in ``$HARNESS_SWEEP_STORAGE`` and the tracking URI in ``$HARNESS_SWEEP_TRACKING_URI``:
+the environment, unlike the command line, is not shown to other users by ``ps``. A worker
 stops when no trial waits and none runs; while another worker's trial runs it keeps polling,
 because that trial comes back to the queue if its worker dies.
 
 Per trial: find or create the cell's parent run and the trial's child run (a resumed trial
-continues its run), adopt a shared stage 1, train through ``harness.train.experiment.run`` in
-the trial's folder (``<state>/trials/<trial_key>/``, where checkpoints make a retry resume),
-log the contract's metrics, end the run FINISHED, then tell Optuna COMPLETE with the
-validation loss. A trial killed after MLflow heard of it but before Optuna did is recognised
-on its retry by the finished run and its ``results.json``, and is not trained again. An
-exception or a non-finite loss ends the run FAILED with ``failure_reason`` and the worker
-goes on.
+continues its run), record the code and data versions it runs with (a trial folder left by
+other versions is emptied first: see ``trial_folder``), adopt a shared stage 1, train through
+``harness.train.experiment.run`` in the trial's folder (``<state>/trials/<trial_key>/``, where
+checkpoints make a retry resume), log the contract's metrics, end the run FINISHED, then tell
+Optuna COMPLETE with the validation loss. A trial killed after MLflow heard of it but before
+Optuna did is recognised on its retry by the finished run and its ``results.json``, and is not
+trained again. An exception or a non-finite loss ends the run FAILED with ``failure_reason``
+and the worker goes on.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from harness.errors import HarnessError
-from harness.sweeps import stage_one
+from harness.errors import ConfigError, HarnessError
+from harness.redaction import redact
+from harness.sweeps import stage_one, trial_folder
 from harness.sweeps.finalize import settle_group
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
 from harness.sweeps.spec import DEFAULT_PROFILE, load_spec
 from harness.sweeps.study import (
     claim_next,
     earlier_attempt,
+    generation_of,
     heartbeat,
     open_storage,
     open_study,
@@ -47,9 +52,17 @@ from harness.sweeps.study import (
     study_name,
     tell,
 )
-from harness.sweeps.versions import code_version, trial_data_version
+from harness.sweeps.versions import (
+    Versions,
+    code_version,
+    source_hash,
+    trial_data_version,
+    trial_versions,
+)
 
 MAX_REASON_LENGTH = 1000
+STORAGE_ENV = "HARNESS_SWEEP_STORAGE"
+TRACKING_ENV = "HARNESS_SWEEP_TRACKING_URI"
 log = logging.getLogger("harness.sweeps.worker")
 
 
@@ -86,10 +99,6 @@ class KeepOpen:
 
     def close(self, status: str = "FINISHED") -> None:
         del status  # the worker ends the run itself
-
-
-def trial_folder(state_dir: Path, trial_key: str) -> Path:
-    return state_dir / "trials" / trial_key
 
 
 def budget_spent(results: dict[str, Any], config: dict[str, Any]) -> float:
@@ -131,6 +140,7 @@ def non_finite(results: dict[str, Any], metrics: dict[str, float]) -> str | None
 
 class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
+        source_hash()  # hashed at start: the sources as this process found them
         self.settings = settings
         self.spec = load_spec(settings.spec_path, settings.profile)
         self.storage = open_storage(settings.storage_url, self.spec.scheduling)
@@ -141,7 +151,8 @@ class Worker:
         """Train trials until none waits or runs; returns how many this worker handled."""
         handled = 0
         interval = self.spec.scheduling.heartbeat_seconds
-        log.info("ready: study %s, tracking %s", self.study.study_name, self.tracking.uri)
+        log.info("ready: study %s, tracking %s", self.study.study_name,
+                 redact(self.tracking.uri))
         while True:
             release_stale(self.study)
             claimed = claim_next(self.study, self.storage)
@@ -160,26 +171,30 @@ class Worker:
             settle_group(self.study, self.tracking, claimed.user_attrs["group_key"])
             handled += 1
 
-    def _trial_tags(self, attributes: dict[str, Any]) -> dict[str, str]:
-        return {**attributes["tags"], **code_version(),
+    def _trial_tags(self, attributes: dict[str, Any], versions: Versions) -> dict[str, str]:
+        return {**attributes["tags"], **code_version(), **versions.as_tags(),
                 "data_version": trial_data_version(attributes["config"])}
 
     def run_trial(self, claimed: FrozenTrial) -> None:
         started = time.perf_counter()
         attributes = claimed.user_attrs
         key, config = attributes["trial_key"], attributes["config"]
-        folder = trial_folder(self.settings.state_dir, key)
+        folder = trial_folder.trial_folder(self.settings.state_dir, key)
+        generation, versions = generation_of(claimed), trial_versions(config)
         parent = self.tracking.cell_run(attributes["cell_key"], cell_tags_of(attributes["tags"]),
                                         code_version())
-        tags = self._trial_tags(attributes)
+        tags = self._trial_tags(attributes, versions)
         run = self.tracking.trial_run(
             key, {**tags, "selected": "true" if attributes["gamma"] is None else "false"},
-            parent)
+            parent, generation)
         run_id = run.info.run_id
         self.tracking.set_tags(run_id, tags)
         self.tracking.clear_failure(run)
         set_attributes(self.storage, claimed, {"mlflow_run_id": run_id,
-                                               "worker": f"{socket.gethostname()}:{os.getpid()}"})
+                                               "worker": f"{socket.gethostname()}:{os.getpid()}",
+                                               **versions.as_tags()})
+        if trial_folder.prepare(folder, versions, generation):
+            log.info("%s: discarded its folder, made with other code, data or generation", key)
         results_path = folder / "results.json"
         if run.info.status == "FINISHED" and results_path.exists():
             log.info("%s: finished before the sweep was stopped; recording it", key)
@@ -250,9 +265,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("spec")
     parser.add_argument("--profile", default=DEFAULT_PROFILE)
-    parser.add_argument("--storage", required=True, help="Optuna storage URL")
+    parser.add_argument("--storage", default=os.environ.get(STORAGE_ENV),
+                        help=f"Optuna storage URL (default: ${STORAGE_ENV}; a password on the "
+                        "command line is visible to local users)")
     parser.add_argument("--state-dir", required=True, help="trial folders and shared stage 1")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI")
+    parser.add_argument("--tracking-uri", default=os.environ.get(TRACKING_ENV),
+                        help=f"MLflow tracking URI (default: ${TRACKING_ENV})")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
@@ -261,9 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
-                              args.tracking_uri)
     try:
+        if not args.storage:
+            raise ConfigError("<worker>", "storage", f"no storage URL: set ${STORAGE_ENV}")
+        settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
+                                  args.tracking_uri)
         handled = Worker(settings).run()
     except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)

@@ -66,9 +66,12 @@ def study_storage(folder: Path, spec_name: str, profile: str = "default") -> str
     return f"sqlite:///{(folder / 'state' / spec_name / profile / 'optuna.db').resolve()}"
 
 
-def run_sweep(command: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                               timeout=timeout, env={**os.environ, "PYTHONHASHSEED": "0"})
+def run_sweep(command: list[str], timeout: float = 240,
+              environment: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT
+              ) -> subprocess.CompletedProcess:
+    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
+                               timeout=timeout, env={**os.environ, "PYTHONHASHSEED": "0",
+                                                     **(environment or {})})
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed
 

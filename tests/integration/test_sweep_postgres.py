@@ -1,21 +1,15 @@
 """Workers sharing one study through a real PostgreSQL server on 127.0.0.1 (and SQLite).
 
-The server is a throw-away cluster: ``initdb`` in a temporary folder, started with ``pg_ctl``
-on a free port (as the ``postgres`` user when the tests run as root, since PostgreSQL refuses
-root). The tests skip only when the PostgreSQL binaries are not installed (``.ci/run`` installs
-Debian's ``postgresql`` package); a server that is installed but does not start is a failure.
+The server is a throw-away cluster (``postgres_checks``): the tests skip only when the
+PostgreSQL binaries are not installed; a server that is installed but does not start is a
+failure.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +17,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from postgres_checks import throwaway_server
 from sweep_checks import (
     PROJECT_ROOT,
     assert_each_trial_done_once,
@@ -52,51 +47,11 @@ while (trial := claim_next(study, storage)) is not None:
 """
 
 
-def postgres_binaries() -> Path | None:
-    """The folder holding initdb and pg_ctl (Debian keeps them out of PATH)."""
-    found = shutil.which("pg_ctl")
-    candidates = [Path(found).resolve().parent] if found else []
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    return next((folder for folder in candidates
-                 if (folder / "initdb").exists() and (folder / "pg_ctl").exists()), None)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server of its own on 127.0.0.1; yields its URL without a database."""
-    binaries = postgres_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl): .ci/run installs Debian's "
-                    "postgresql package")
-    root = Path(tempfile.mkdtemp(prefix="harness-postgres-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the package's user
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.fail("running as root needs the 'postgres' user (Debian's package makes it)")
-        shutil.chown(root, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", free_port()
-    subprocess.run([*run_as, str(binaries / "initdb"), "-D", str(data), "-A", "trust",
-                    "-U", "postgres", "-E", "UTF8", "--no-sync"], check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    started = subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-o", options,
-                              "-l", str(root / "server.log"), "-w", "start"], capture_output=True,
-                             text=True)
-    assert started.returncode == 0, started.stderr + (root / "server.log").read_text()
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_server() as server:
+        yield f"postgresql://postgres@{server}"
 
 
 def new_database(server: str, name: str) -> str:

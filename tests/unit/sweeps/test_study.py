@@ -18,11 +18,14 @@ from harness.sweeps.study import (
     open_storage,
     open_study,
     release_stale,
+    set_attributes,
     settled,
+    stale_keys,
     tell,
     trial_attributes,
     trials_by_key,
 )
+from harness.sweeps.versions import Versions
 
 
 def tiny_plan(**changes: object) -> Plan:
@@ -107,3 +110,56 @@ def test_a_key_queued_twice_runs_once(queue) -> None:
                   if trial.user_attrs["trial_key"] == duplicate["trial_key"])
     assert earlier_attempt(study, first) is None
     assert earlier_attempt(study, second).number == first.number
+
+
+CURRENT = Versions("src:new", "sha256:data")
+
+
+def run_everything(study, storage, versions: Versions) -> None:
+    """Claim and complete every waiting trial, recording ``versions`` as a worker does."""
+    while (claimed := claim_next(study, storage)) is not None:
+        set_attributes(storage, claimed, versions.as_tags())
+        tell(study, storage, claimed, 1.0)
+
+
+def test_results_of_other_code_are_stale_and_rerun_as_a_new_generation(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    run_everything(study, storage, Versions("src:old", "sha256:data"))
+    stale = stale_keys(study, plan, lambda trial: CURRENT)
+    assert stale == [trial.key for trial in plan.trials]
+    assert enqueue_missing(study, plan, "tiny.yaml", rerun=stale) == len(plan.trials)
+    assert enqueue_missing(study, plan, "tiny.yaml", rerun=stale) == 0  # idempotent
+    current = trials_by_key(study)
+    assert all(len(attempts) == 1 and attempts[0].state == TrialState.WAITING
+               for attempts in current.values())  # the old generation no longer counts
+    assert stale_keys(study, plan, lambda trial: CURRENT) == []  # waiting: not stale
+    run_everything(study, storage, CURRENT)
+    assert stale_keys(study, plan, lambda trial: CURRENT) == []
+    assert all(attempts[0].user_attrs["generation"] == 1 for attempts in
+               trials_by_key(study).values())
+
+
+def test_changed_data_is_stale_and_unrecorded_versions_count_as_changed(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    first = claim_next(study, storage)
+    set_attributes(storage, first, Versions("src:new", "sha256:old-labels").as_tags())
+    tell(study, storage, first, 1.0)
+    second = claim_next(study, storage)  # finished by code that recorded no versions
+    tell(study, storage, second, 1.0)
+    third = claim_next(study, storage)
+    set_attributes(storage, third, CURRENT.as_tags())
+    tell(study, storage, third, 1.0)
+    assert stale_keys(study, plan, lambda trial: CURRENT) == [
+        first.user_attrs["trial_key"], second.user_attrs["trial_key"]]
+
+
+def test_a_new_generation_does_not_yield_to_the_completed_old_one(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    run_everything(study, storage, Versions("src:old", "sha256:data"))
+    enqueue_missing(study, plan, "tiny.yaml", rerun=[plan.trials[0].key])
+    rerun = claim_next(study, storage)
+    assert rerun.user_attrs["trial_key"] == plan.trials[0].key
+    assert earlier_attempt(study, rerun) is None

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import yaml
 
-from harness.sweeps.versions import code_version, data_version, trial_data_version
+from harness.sweeps.versions import (
+    code_version,
+    data_hash,
+    data_version,
+    hash_sources,
+    source_hash,
+    trial_data_version,
+)
 
 
 def write_lock(path: Path, out: str, md5: str) -> Path:
@@ -21,13 +27,32 @@ def test_dvc_lock_gives_the_data_version(tmp_path: Path) -> None:
     assert data_version(str(tmp_path / "data" / "set"), lock) == "dvc:abc.dir"
 
 
-def test_untracked_folder_hashes_its_description(tmp_path: Path) -> None:
-    folder = tmp_path / "set"
-    folder.mkdir()
+def dataset_folder(folder: Path) -> Path:
+    (folder / "labels" / "ccsd").mkdir(parents=True)
     (folder / "dataset.json").write_text('{"levels": {}}')
-    expected = hashlib.sha256(b'{"levels": {}}').hexdigest()[:16]
-    assert data_version(str(folder), tmp_path / "no.lock") == f"sha256:{expected}"
+    (folder / "trajectory.npz").write_bytes(b"positions")
+    (folder / "labels" / "ccsd" / "chunk_0000.npz").write_bytes(b"labels")
+    return folder
+
+
+def test_untracked_folder_hashes_its_description_trajectory_and_labels(tmp_path: Path) -> None:
+    folder = dataset_folder(tmp_path / "set")
+    before = data_version(str(folder), tmp_path / "no.lock")
+    assert before.startswith("sha256:") and before == data_hash(str(folder))
     assert data_version(str(tmp_path / "nothing"), tmp_path / "no.lock") == "unknown"
+    for changed in ("dataset.json", "trajectory.npz", "labels/ccsd/chunk_0000.npz"):
+        other = dataset_folder(tmp_path / changed.replace("/", "-"))
+        (other / changed).write_bytes(b"changed")
+        assert data_hash(str(other)) != before, changed
+
+
+def test_files_that_are_not_part_of_the_dataset_leave_its_hash_alone(tmp_path: Path) -> None:
+    folder = dataset_folder(tmp_path / "set")
+    before = data_hash(str(folder))
+    copy = dataset_folder(tmp_path / "copy")
+    (copy / "CARD.md").write_text("notes")
+    (copy / "labels" / "ccsd" / "chunk_0001.npz.partial.npz").write_bytes(b"half written")
+    assert data_hash(str(copy)) == before
 
 
 def test_trial_data_version_joins_distinct_sources(tmp_path: Path) -> None:
@@ -43,3 +68,22 @@ def test_trial_data_version_joins_distinct_sources(tmp_path: Path) -> None:
 def test_code_version_is_the_checked_out_commit() -> None:
     version = code_version()
     assert len(version["git_sha"]) == 40 and version["git_dirty"] in ("true", "false")
+
+
+def test_code_version_is_a_hash_of_the_package_sources() -> None:
+    version = code_version()
+    assert version["code_version"] == source_hash()
+    assert version["code_version"].startswith("src:") and len(version["code_version"]) == 20
+
+
+def test_a_changed_source_file_changes_the_code_version(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "loss.py").write_text("WEIGHT = 1.0\n")
+    (package / "notes.txt").write_text("not source")
+    before = hash_sources([package])
+    (package / "notes.txt").write_text("still not source")
+    assert hash_sources([package]) == before
+    (package / "sub" / "loss.py").write_text("WEIGHT = 2.0\n")
+    assert hash_sources([package]) != before

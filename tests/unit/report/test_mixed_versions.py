@@ -1,0 +1,64 @@
+"""A report never mixes code or data versions silently: mixed cells are marked, and noted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from report_toy import frame_of, standard, toy_trials, trial
+
+from harness.report import tables, versions
+from harness.report.build import assemble
+from harness.report.render import markdown
+
+
+def versioned(run: dict, code: str, data: str = "sha256:d") -> dict:
+    run["tags"].update({"code_version": code, "data_hash": data})
+    return run
+
+
+def test_one_version_leaves_the_tables_unmarked() -> None:
+    frame = frame_of([versioned(run, "src:a") for run in toy_trials()])
+    for table in tables.accuracy_tables(frame) + tables.gamma_tables(frame):
+        assert versions.MARK not in table.note
+        assert not table.cells.map(lambda text: versions.MARK in text).to_numpy().any()
+    assert versions.summary_lines(frame) == []
+
+
+def test_cells_with_runs_of_older_code_are_marked_and_the_note_names_the_versions() -> None:
+    runs = [versioned(standard(25, 0, 1.0), "src:old"),
+            *(versioned(standard(budget, seed, value), "src:new")
+              for budget, seed, value in ((25, 1, 1.2), (100, 0, 0.6), (100, 1, 0.7)))]
+    [table] = tables.accuracy_tables(frame_of(runs))
+    assert table.cells.at["standard", "budget 25"].endswith(versions.MARK)
+    assert not table.cells.at["standard", "budget 100"].endswith(versions.MARK)
+    assert "MIXED VERSIONS" in table.note
+    assert "code src:old, data sha256:d (1 run)" in table.note
+    assert "newest (code src:new, data sha256:d)" in table.note
+
+
+def test_other_data_is_marked_as_well() -> None:
+    runs = [versioned(standard(25, 0, 1.0), "src:a", "sha256:old-labels"),
+            versioned(standard(25, 1, 1.2), "src:a", "sha256:new-labels")]
+    [table] = tables.accuracy_tables(frame_of(runs))
+    assert table.cells.at["standard", "budget 25"].endswith(versions.MARK)
+    assert "sha256:old-labels" in table.note
+
+
+def test_the_report_warns_in_its_headline_and_lists_versions(tmp_path: Path) -> None:
+    runs = [versioned(run, "src:new") for run in toy_trials()]
+    runs[0] = versioned(runs[0], "src:old")
+    frame = frame_of(runs)
+    report, metrics = assemble("toy", frame, pd.DataFrame(columns=["sweep", "molecule", "arm",
+                                                                     "step_size_fs"]), {},
+                               tmp_path)
+    assert any("mix 2 code/data versions" in line for line in report.headline)
+    assert metrics["versions"]["code_version"] == {"src:new": len(runs) - 1, "src:old": 1}
+    assert "MIXED VERSIONS" in markdown(report)
+
+
+def test_superseded_runs_are_left_out() -> None:
+    old = standard(25, 0, 9.0)
+    old["tags"]["superseded"] = "true"
+    frame = frame_of([old, standard(25, 0, 1.0), trial("asteroid", 25, 0, 0.5, gamma=0.5)])
+    assert sorted(frame["force_mae"]) == [0.5, 1.0]
