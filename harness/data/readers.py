@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data.frames import FrameSet, MultiFidelityDataset
+from harness.data.atom_order import check_atom_order
+from harness.data.frames import FrameSet, MultiFidelityDataset, describe_atom_mismatch
 from harness.data.store import load_dataset
 from harness.data.units import energy_factor, length_factor
 from harness.errors import DataError
@@ -68,7 +69,8 @@ def read_ase(path: str | Path, level: str | None = None, molecule: str | None = 
         if not np.array_equal(atoms.numbers, atomic_numbers):
             raise DataError(source, "atomic_numbers",
                             f"frame {index} has atoms {atoms.numbers.tolist()} but frame 0 has "
-                            f"{atomic_numbers.tolist()}: two molecules mixed in one file")
+                            f"{atomic_numbers.tolist()}: "
+                            + describe_atom_mismatch(atomic_numbers, atoms.numbers))
     energies, forces = _calculator_labels(images, source)
     info = images[0].info
     frame_ids = [atoms.info.get("frame_id") for atoms in images]
@@ -118,6 +120,7 @@ def combine_levels(levels: list[FrameSet], source: str) -> MultiFidelityDataset:
             raise DataError(frames.source, "level",
                             f"level '{frames.level}' also comes from {by_name[frames.level].source}"
                             "; pass level= to the reader to tell them apart")
+        check_atom_order(levels[0], frames)
         by_name[frames.level] = frames
     return MultiFidelityDataset(molecule=molecule, levels=by_name, source=source)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.network import check_server, server_address, url_without_password
 from harness.train.tracking import resolve_tracking_uri
 
 ROLE = "harness.role"
@@ -44,8 +44,6 @@ RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio"
                   "energy_mae", "wall_seconds", "status", "run_id")
 BIAS_ARTIFACT = "bias/bias_weights.npz"
 PAGE_SIZE = 1000
-CONNECT_TIMEOUT_S = 5.0
-DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
@@ -66,14 +64,9 @@ def check_reachable(uri: str) -> None:
         if database != ":memory:" and not Path(database).is_file():
             raise ConfigError(uri, "tracking_uri", f"no MLflow database at {database}: run a "
                               "sweep first or pass --tracking-uri")
-    elif parsed.hostname and parsed.scheme.split("+")[0] in DEFAULT_PORTS:
+    elif server_address(uri) is not None:
         # MLflow itself retries an unreachable server or database for minutes
-        port = parsed.port or DEFAULT_PORTS[parsed.scheme.split("+")[0]]
-        try:
-            socket.create_connection((parsed.hostname, port), CONNECT_TIMEOUT_S).close()
-        except OSError as error:
-            raise ConfigError(uri, "tracking_uri",
-                              f"cannot reach the tracking server ({error})") from None
+        check_server(uri, url_without_password(uri), "tracking_uri", "tracking server")
     elif parsed.scheme in ("", "file"):
         folder = Path(parsed.path if parsed.scheme == "file" else uri)
         if not folder.is_dir():
