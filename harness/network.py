@@ -1,6 +1,6 @@
 """Is a database or tracking server there at all? One short TCP connect, before any client.
 
-SQLAlchemy, psycopg2 and MLflow's REST client all retry an unreachable server, for minutes in
+SQLAlchemy, psycopg and MLflow's REST client all retry an unreachable server, for minutes in
 MLflow's case, and then fail with a long traceback. A plain socket connect with a timeout of a
 few seconds answers the question first, so that a wrong URL costs one line and no waiting.
 """

@@ -167,11 +167,15 @@ def _rmd17_frames(content: dict[str, np.ndarray], source: str, labels: str,
 
 
 def _build_frames(keys: dict[str, str], source: str, **fields) -> FrameSet:
-    """A FrameSet whose validation errors name the file's key for each field."""
+    """A FrameSet whose validation errors name the file's key for each field; a file of no
+    frames is an error too (nothing to train or test on)."""
     try:
-        return FrameSet(source=source, **fields)
+        frames = FrameSet(source=source, **fields)
     except DataError as error:
         raise DataError(source, keys.get(error.field, error.field), error.problem) from error
+    if len(frames) == 0:
+        raise DataError(source, keys.get("positions", "positions"), "the file holds no frames")
+    return frames
 
 
 def _load_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -24,6 +24,7 @@ from harness.errors import ConfigError
 from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
+from harness.sweeps.preflight import preflight
 from harness.sweeps.spec import DEFAULT_PROFILE, SweepSpec, load_spec
 from harness.sweeps.study import (
     FAILURE_REASON,
@@ -174,6 +175,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     check_data_paths(spec, spec_path)
     state_dir = state_dir_of(spec, state_root)
     storage_url = storage_url or default_storage(state_dir)
+    preflight(spec, spec_path, storage_url, tracking_uri)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
     enqueue_missing(study, plan, spec_path, retry_failed)

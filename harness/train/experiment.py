@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import yaml
 
-from harness.data.frames import FrameSet
+from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.train.config import (
@@ -51,7 +51,12 @@ def load_level(level_source: LevelSource, config_source: str, key: str) -> Frame
     """One level of a dataset; the level may be omitted when the dataset has only one."""
     from harness.data.readers import load_any
 
-    dataset = load_any(level_source.path)
+    return select_level(load_any(level_source.path), level_source, config_source, key)
+
+
+def select_level(dataset: MultiFidelityDataset, level_source: LevelSource, config_source: str,
+                 key: str) -> FrameSet:
+    """The level ``level_source`` names in an already loaded ``dataset``."""
     if level_source.level is None:
         if len(dataset.levels) != 1:
             raise ConfigError(config_source, f"{key}.level",
