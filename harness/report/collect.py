@@ -140,8 +140,11 @@ def _numbers(values: pd.Series) -> pd.Series:
 
 def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
-    runs, left KILLED by a resumed sweep, give way to its finished run)."""
+    runs, left KILLED by a resumed sweep, give way to its finished run); metrics only of
+    finished runs."""
     frame = frame.copy()
+    # a trial that did not finish (failed, diverged) has no results, whatever its run logged
+    frame.loc[frame["status"] != "FINISHED", list(TRIAL_METRICS.values())] = math.nan
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])
