@@ -206,22 +206,23 @@ def run(config: TrainConfig, config_source: str = "<config>",
     """
     started = time.perf_counter()
     output = Path(output_dir or config.output_dir or Path("runs") / config.name)
+    # bad data or an impossible split fails here, before the output folder or a run exists
+    splits, sizes = prepare_splits(config, config_source)
     claim_output_folder(config, output, config_source)
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
     try:
-        return _run_in(config, config_source, output, started, tracker)
+        return _run_in(config, output, started, splits, sizes, tracker)
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _run_in(config: TrainConfig, config_source: str, output: Path, started: float,
-            tracker: Tracker | None = None) -> dict[str, Any]:
+def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
+            sizes: dict[str, Any], tracker: Tracker | None = None) -> dict[str, Any]:
     if config.cpu_threads is not None:
         torch.set_num_threads(config.cpu_threads)
     device = resolve_device(config.device)
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
-    splits, sizes = prepare_splits(config, config_source)
 
     tracker = open_tracker(config, output) if tracker is None else tracker
     try:
