@@ -10,11 +10,15 @@ prints one line and exits 2) and writes nothing.
 
 from __future__ import annotations
 
+import json
+
 from harness.data.atom_order import check_atom_order
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.errors import ConfigError
 from harness.network import CONNECT_TIMEOUT_S, check_server, server_address, url_without_password
+from harness.sweeps.plan import Plan
 from harness.sweeps.spec import LevelSpec, SweepSpec
+from harness.train.config import LevelSource
 from harness.train.tracking import resolve_tracking_uri
 
 STORAGE_KEY = "storage"
@@ -32,23 +36,31 @@ def dataset_levels(spec: SweepSpec) -> list[tuple[int, str, LevelSpec]]:
     return named
 
 
-def check_datasets(spec: SweepSpec, source: str) -> None:
+class LoadedLevels:
+    """Each dataset file read once, then its levels handed out as training asks for them."""
+
+    def __init__(self) -> None:
+        self.datasets: dict[str, MultiFidelityDataset] = {}
+
+    def __call__(self, level_source: LevelSource, config_source: str, key: str) -> FrameSet:
+        from harness.data.readers import load_any
+        from harness.train.experiment import select_level
+
+        if level_source.path not in self.datasets:
+            self.datasets[level_source.path] = load_any(level_source.path)
+        return select_level(self.datasets[level_source.path], level_source, config_source, key)
+
+
+def check_datasets(spec: SweepSpec, source: str, levels: LoadedLevels | None = None) -> None:
     """Read every dataset the spec names, as training will: bad values, missing fields, unknown
     units or levels, unlabelled accurate or inaccurate levels and reordered atoms all fail here
     (a missing path too, though ``runner.check_data_paths`` names the spec's key for it first).
     """
-    from harness.data.readers import load_any
-    from harness.train.config import LevelSource
-    from harness.train.experiment import select_level
-
-    loaded: dict[str, MultiFidelityDataset] = {}
+    levels = levels or LoadedLevels()
     accurate_of: dict[int, FrameSet] = {}
     for index, role, level in dataset_levels(spec):
         key = f"datasets.{index}.{role}"
-        if level.path not in loaded:
-            loaded[level.path] = load_any(level.path)
-        frames = select_level(loaded[level.path], LevelSource(path=level.path, level=level.level),
-                              source, key)
+        frames = levels(LevelSource(path=level.path, level=level.level), source, key)
         if role != "unlabeled" and not frames.is_labelled:
             raise ConfigError(source, f"{key}.level", f"level '{frames.level}' of "
                               f"'{level.path}' has no energies and forces")
@@ -56,6 +68,23 @@ def check_datasets(spec: SweepSpec, source: str) -> None:
             accurate_of[index] = frames
         else:
             check_atom_order(accurate_of[index], frames)
+
+
+def check_splits(plan: Plan, source: str, levels: LoadedLevels | None = None) -> None:
+    """Split the data of every distinct trial as its training will (seed and gamma aside, which
+    do not change the sizes): too few frames for a budget, validation or test fails here."""
+    from harness.train.config import TrainConfig
+    from harness.train.experiment import prepare_splits
+
+    levels = levels or LoadedLevels()
+    seen: set[str] = set()
+    for trial in plan.trials:
+        data = {"method": trial.config["method"], "data": trial.config["data"]}
+        text = json.dumps(data, sort_keys=True)
+        if text not in seen:
+            seen.add(text)
+            prepare_splits(TrainConfig.model_validate(trial.config), f"{source}:{trial.key}",
+                           levels)
 
 
 def check_storage(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
@@ -102,9 +131,10 @@ def check_tracking(tracking_uri: str | None, spec: SweepSpec,
     return uri
 
 
-def preflight(spec: SweepSpec, source: str, storage_url: str,
-              tracking_uri: str | None) -> None:
+def preflight(plan: Plan, source: str, storage_url: str, tracking_uri: str | None) -> None:
     """Every check, cheapest first; run before the study is opened or MLflow is touched."""
     check_storage(storage_url)
-    check_tracking(tracking_uri, spec)
-    check_datasets(spec, source)
+    check_tracking(tracking_uri, plan.spec)
+    levels = LoadedLevels()
+    check_datasets(plan.spec, source, levels)
+    check_splits(plan, source, levels)

@@ -175,7 +175,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     check_data_paths(spec, spec_path)
     state_dir = state_dir_of(spec, state_root)
     storage_url = storage_url or default_storage(state_dir)
-    preflight(spec, spec_path, storage_url, tracking_uri)
+    preflight(plan, spec_path, storage_url, tracking_uri)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
     enqueue_missing(study, plan, spec_path, retry_failed)

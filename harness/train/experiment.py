@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,9 @@ def select_level(dataset: MultiFidelityDataset, level_source: LevelSource, confi
     return dataset.levels[level_source.level]
 
 
+LevelLoader = Callable[[LevelSource, str, str], FrameSet]
+
+
 def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate: FrameSet,
                              config_source: str) -> tuple[int, dict[str, float]]:
     """Frames of inaccurate training data, from the config's count or its budget."""
@@ -91,15 +95,17 @@ def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate
                           "budget": budget_cost(data.n_accurate_train, n_inaccurate, ratio)}
 
 
-def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dict[str, Any]]:
-    """Load the levels and split them; test frames are accurate and kept out of training."""
+def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = load_level
+                   ) -> tuple[Splits, dict[str, Any]]:
+    """Load the levels (with ``load``: a sweep's pre-flight check passes one that reads each
+    file once) and split them; test frames are accurate and kept out of training."""
     from harness.data.splits import split_multi_fidelity
 
     data = config.data
-    accurate = load_level(data.accurate, config_source, "data.accurate")
+    accurate = load(data.accurate, config_source, "data.accurate")
     inaccurate = None
     if config.method not in ACCURATE_ONLY_METHODS:
-        inaccurate = load_level(data.inaccurate, config_source, "data.inaccurate")
+        inaccurate = load(data.inaccurate, config_source, "data.inaccurate")
         if config.method in METHODS_WITH_INACCURATE_LABELS and not inaccurate.is_labelled:
             raise ConfigError(config_source, "data.inaccurate.level",
                               f"method '{config.method}' needs labelled inaccurate frames")

@@ -80,6 +80,15 @@ def test_swapped_carbons_in_the_cheap_file_stop_the_sweep(tmp_path, capsys, make
                                         "atom order", "0->1, 1->0")
 
 
+def test_too_few_frames_for_the_test_set_stop_the_sweep(tmp_path, capsys, make_frames):
+    path = write_md17_npz(make_frames(n_frames=30, level="ccsd"), tmp_path / "ccsd.npz")
+    content = one_level_spec(path)
+    content["train"]["data"]["n_test"] = 100
+    status = sweep_run(tmp_path, write_spec(tmp_path, content))
+    assert_one_line_and_nothing_written(capsys, tmp_path, status, str(path), "field 'n_test'",
+                                        "100 requested but only 30")
+
+
 def test_unknown_level_names_the_spec_key(tmp_path):
     content = tiny_spec()
     content["datasets"][0]["inaccurate"][0]["level"] = "b3lyp"
