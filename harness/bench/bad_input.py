@@ -219,6 +219,34 @@ def not_an_archive(folder: Path) -> list[str]:
     return sweep_arguments(folder, sweep_spec({"path": str(path)}))
 
 
+def train_on_nan_forces(folder: Path) -> list[str]:
+    """``harness train`` (not a sweep) of a config whose accurate file has a NaN force."""
+    accurate, _ = ethanol_levels()
+    path = folder / "ccsd.npz"
+    np.savez(path, **with_nan_forces(accurate))
+    config = {"name": "bad-input", "method": "standard", "device": "cpu", "progress": False,
+              "output_dir": str(folder / "run"),
+              "data": {"accurate": {"path": str(path)}, "n_accurate_train": 6,
+                       "n_validation": 4, "n_test": 8},
+              "model": {"name": "egnn", "hyperparameters": {"n_features": 4, "n_layers": 1}}}
+    (folder / "train.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return ["train", str(folder / "train.yaml")]
+
+
+def another_molecule(folder: Path) -> list[str]:
+    """Delta-ML on ethanol and a cheap file whose last hydrogen is a fluorine."""
+    accurate, cheap = ethanol_levels()
+    numbers = cheap.atomic_numbers.copy()
+    numbers[-1] = 9
+    return two_levels(folder, list(range(len(numbers))), numbers.tolist())
+
+
+def malformed_dataset_json(folder: Path) -> list[str]:
+    dataset = dataset_folder(folder, None)
+    (dataset / "dataset.json").write_text('{"molecule": "ethanol", "levels": {')
+    return sweep_arguments(folder, sweep_spec({"path": str(dataset), "level": "ccsd"}))
+
+
 def malformed_yaml(folder: Path) -> list[str]:
     return sweep_arguments(folder, "name: bad-input\ndatasets: [{molecule: ethanol\n")
 
@@ -242,6 +270,13 @@ CASES: tuple[Case, ...] = (
     Case("npz declaring hartree / bohr (e_unit, r_unit)", npz_in_hartree_bohr, CONVERTED),
     Case("two carbons swapped in the cheap file", carbons_swapped),
     Case("carbon and oxygen swapped in the cheap file", carbon_and_oxygen_swapped),
+    Case("cheap file of another molecule (an H made F)", another_molecule),
+    Case("malformed dataset.json", malformed_dataset_json),
+    Case("more test frames than the dataset holds", lambda folder: on_embedded(
+        folder, train={"data": {"n_validation": 4, "n_test": 5000}})),
+    Case("harness train on a file with NaN forces", train_on_nan_forces),
+    Case("spec file that does not exist",
+         lambda folder: sweep_arguments(folder, "name: x\n")[:2] + [str(folder / "no.yaml")]),
     Case("malformed YAML spec", malformed_yaml),
     Case("unknown key in the spec", lambda folder: on_embedded(folder, batch_size=4)),
     Case("unknown key in the training block",

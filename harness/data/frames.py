@@ -138,7 +138,7 @@ def describe_atom_mismatch(reference: np.ndarray, other: np.ndarray) -> str:
     """What differing atomic numbers mean: another molecule, or the same atoms reordered."""
     if sorted(reference.tolist()) == sorted(other.tolist()):
         return "the same atoms listed in another order; write them in one order"
-    return "two molecules mixed in one dataset"
+    return "two molecules mixed"
 
 
 @dataclass(frozen=True)
