@@ -73,3 +73,12 @@ def test_other_order_without_shared_geometry_is_not_called_two_molecules(make_fr
                         atomic_numbers=accurate.atomic_numbers[CARBON_AND_OXYGEN_SWAPPED])
     with pytest.raises(DataError, match="the same atoms listed in another order"):
         combine_levels([accurate, cheap], source="pair")
+
+
+def test_data_compare_refuses_a_reordered_cheap_file(make_frames):
+    from harness.data.discrepancy import level_discrepancy
+
+    accurate = make_frames(n_frames=10, level="ccsd")
+    cheap = make_frames(level="xtb", seed=1, positions=accurate.positions[:, CARBONS_SWAPPED])
+    with pytest.raises(DataError, match="atom order"):
+        level_discrepancy(accurate, cheap)
