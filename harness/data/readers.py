@@ -227,6 +227,9 @@ def _load_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DataError(str(path), "path", "no such file")
+    if not zipfile.is_zipfile(path):  # numpy would try it as a pickle and say so
+        raise DataError(str(path), "file", "not an npz archive (not a zip file); write it "
+                        "with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as content:
             return {key: content[key] for key in content.files}
