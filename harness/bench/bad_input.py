@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,6 +249,24 @@ def malformed_dataset_json(folder: Path) -> list[str]:
     return sweep_arguments(folder, sweep_spec({"path": str(dataset), "level": "ccsd"}))
 
 
+def silent_storage_server(folder: Path) -> list[str]:
+    """A TCP port that accepts connections and closes them at once: a server, not a database.
+
+    The listener lives in this process (a daemon thread) while the case runs.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener:
+            while True:
+                connection, _ = listener.accept()
+                connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    port = listener.getsockname()[1]
+    return on_embedded(folder, "--storage", f"postgresql://nobody@127.0.0.1:{port}/x")
+
+
 def malformed_yaml(folder: Path) -> list[str]:
     return sweep_arguments(folder, "name: bad-input\ndatasets: [{molecule: ethanol\n")
 
@@ -295,6 +315,7 @@ CASES: tuple[Case, ...] = (
     Case("unknown profile", lambda folder: on_embedded(folder, "--profile", "huge")),
     Case("unreachable Optuna storage",
          lambda folder: on_embedded(folder, "--storage", "postgresql://nobody@127.0.0.1:1/x")),
+    Case("Optuna storage port open, no database behind it", silent_storage_server),
     Case("unreachable MLflow tracking URI",
          lambda folder: on_embedded(folder, "--tracking-uri", "http://127.0.0.1:1")),
 )
