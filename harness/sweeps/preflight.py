@@ -15,7 +15,7 @@ import json
 from harness.data.atom_order import check_atom_order
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.errors import ConfigError
-from harness.network import CONNECT_TIMEOUT_S, check_server, server_address, url_without_password
+from harness.network import CONNECT_TIMEOUT_S, check_server, url_without_password
 from harness.sweeps.plan import Plan
 from harness.sweeps.spec import LevelSpec, SweepSpec
 from harness.train.config import LevelSource
@@ -88,7 +88,8 @@ def check_splits(plan: Plan, source: str, levels: LoadedLevels | None = None) ->
 
 
 def check_storage(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-    """An Optuna storage on a database server answers, and lets us in, within ``timeout_s``.
+    """An Optuna storage on a database server answers, and lets us in, within ``timeout_s``
+    (a TCP connect first where the URL names a host, then one SQLAlchemy connection).
 
     SQLite files are made later, where they belong; they are not checked here.
     """
@@ -96,9 +97,6 @@ def check_storage(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         return
     shown = url_without_password(url)
     check_server(url, shown, STORAGE_KEY, "Optuna storage server", timeout_s)
-    if server_address(url) is None:
-        raise ConfigError(shown, STORAGE_KEY, "expected sqlite:///FILE or a database server URL "
-                          "such as postgresql://user@host/db")
     _try_connect(url, shown, timeout_s)
 
 
