@@ -11,6 +11,7 @@ prints one line and exits 2) and writes nothing.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlparse
 
 from harness.data.atom_order import check_atom_order
 from harness.data.frames import FrameSet, MultiFidelityDataset
@@ -115,6 +116,9 @@ def _try_connect(url: str, shown: str, timeout_s: float) -> None:
     # drivers raise their own kinds of errors (and ImportError when one is not installed)
     except Exception as error:
         first_line = (str(error).strip().splitlines() or [""])[0]
+        password = urlparse(url).password
+        if password:  # some drivers quote the URL they could not use
+            first_line = first_line.replace(password, "***")
         raise ConfigError(shown, STORAGE_KEY, f"cannot open the Optuna storage "
                           f"({type(error).__name__}: {first_line})") from None
 

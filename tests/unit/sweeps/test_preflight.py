@@ -158,8 +158,8 @@ def test_sqlite_and_file_uris_are_left_to_be_created(tmp_path):
 
 def test_a_storage_url_of_no_database_kind_is_refused():
     with pytest.raises(ConfigError, match="cannot open the Optuna storage") as caught:
-        check_storage("mongodb://127.0.0.1/x")
-    assert "\n" not in str(caught.value)
+        check_storage("mongodb://me:secret@127.0.0.1/x")
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)
 
 
 def test_an_empty_dataset_is_refused(tmp_path, make_frames):
