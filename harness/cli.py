@@ -117,6 +117,26 @@ def _bench_sweep(args: argparse.Namespace) -> None:
     print(format_rows(run_scaling(args.spec, args.profile, args.workers)))
 
 
+def _bench_bad_input(args: argparse.Namespace) -> None:
+    from harness.bench.bad_input import markdown, run_all
+
+    def show(outcome) -> None:
+        status = "timeout" if outcome.status is None else outcome.status
+        verdict = "ok" if outcome.as_intended else "NOT AS INTENDED"
+        print(f"{outcome.case.name}: exit {status}, {outcome.stderr_lines} line(s), "
+              f"{outcome.seconds:.1f} s: {verdict}", flush=True)
+
+    before = None
+    if args.before:
+        print(f"with the CLI of {args.before}:")
+        before = run_all(args.only, show, Path(args.before).resolve())
+        print("with this checkout's CLI:")
+    outcomes = run_all(args.only, show)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(markdown(outcomes, before))
+    print(args.out)
+
+
 def _sweep_plan(args: argparse.Namespace) -> None:
     from harness.sweeps.plan import format_plan, make_plan
     from harness.sweeps.spec import load_spec
@@ -325,6 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sweep.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                              help="worker counts to compare (the first 1 is the reference)")
     bench_sweep.set_defaults(run=_bench_sweep)
+    bench_bad_input = bench.add_parser(
+        "bad-input", help="every kind of bad input on the real CLI: message, exit status, "
+        "what is left on disk (markdown)")
+    bench_bad_input.add_argument("--out", default="results/bad-input.md")
+    bench_bad_input.add_argument("--only", nargs="+", metavar="WORD",
+                                 help="only the cases whose name contains one of these")
+    bench_bad_input.add_argument("--before", metavar="CHECKOUT",
+                                 help="also run the cases with the CLI of another checkout "
+                                 "(e.g. an export of an older commit) and show its results")
+    bench_bad_input.set_defaults(run=_bench_bad_input)
 
     sweep = commands.add_parser("sweep", help="grids of trials: Optuna queue, MLflow record"
                                 ).add_subparsers(dest="sweep_command", required=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.data.atom_order import check_atom_order
 from harness.data.frames import FrameSet
 from harness.data.pairing import pair_frames
 
@@ -19,7 +20,9 @@ from harness.data.pairing import pair_frames
 def level_discrepancy(accurate: FrameSet, cheap: FrameSet) -> dict[str, float]:
     """Force MAE of the cheap labels against the accurate ones and the spread of its
     per-frame value (the true bias, mean over atoms and components), on paired frames;
-    energy MAE after removing the mean offset (the levels' energy zeros differ)."""
+    energy MAE after removing the mean offset (the levels' energy zeros differ). A cheap file
+    with its atoms reordered pairs with nothing, so it is refused rather than reported empty."""
+    check_atom_order(accurate, cheap)
     ia, ib = pair_frames(accurate, cheap)
     if len(ia) == 0:
         return {"n_paired": 0}

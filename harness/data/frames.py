@@ -134,6 +134,13 @@ def _require_finite(source: str, name: str, values: np.ndarray) -> None:
                         f"{int(bad.sum())} NaN or inf values (first in frame {first})")
 
 
+def describe_atom_mismatch(reference: np.ndarray, other: np.ndarray) -> str:
+    """What differing atomic numbers mean: another molecule, or the same atoms reordered."""
+    if sorted(reference.tolist()) == sorted(other.tolist()):
+        return "the same atoms listed in another order; write them in one order"
+    return "two molecules mixed"
+
+
 @dataclass(frozen=True)
 class MultiFidelityDataset:
     """Several levels of theory for one molecule, e.g. CCSD accurate and xTB inaccurate."""
@@ -153,8 +160,8 @@ class MultiFidelityDataset:
                     frames.source,
                     "atomic_numbers",
                     f"level '{name}' has atoms {frames.atomic_numbers.tolist()} but level "
-                    f"'{reference.level}' has {reference.atomic_numbers.tolist()}: two molecules "
-                    "mixed in one dataset",
+                    f"'{reference.level}' has {reference.atomic_numbers.tolist()}: "
+                    + describe_atom_mismatch(reference.atomic_numbers, frames.atomic_numbers),
                 )
 
     def __getitem__(self, level: str) -> FrameSet:

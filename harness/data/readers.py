@@ -1,9 +1,11 @@
 """Readers of the field's data formats into ``FrameSet`` (kcal/mol, Angstrom, kcal/mol/Angstrom).
 
 MD17 and MD17@CCSD npz (keys R, z, E, F) and rMD17 npz (nuclear_charges, coords, energies,
-forces) already use kcal/mol and Angstrom; extxyz, ASE databases and trajectories use ASE's eV
-and Angstrom and are converted with ``harness.data.units``. Every bad input raises a
-``DataError`` that names the file and the key as the file spells it (``R``, not ``positions``).
+forces) use kcal/mol and Angstrom unless they declare units (sGDML's ``e_unit`` and ``r_unit``,
+or ``energy_unit``, ``length_unit``, ``force_unit``), which are then converted; extxyz, ASE
+databases and trajectories use ASE's eV and Angstrom. Conversions use ``harness.data.units``.
+Every bad input raises a ``DataError`` that names the file and the key as the file spells it
+(``R``, not ``positions``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data.frames import FrameSet, MultiFidelityDataset
+from harness.data.atom_order import check_atom_order
+from harness.data.frames import FrameSet, MultiFidelityDataset, describe_atom_mismatch
 from harness.data.store import load_dataset
-from harness.data.units import energy_factor, length_factor
+from harness.data.units import DeclaredUnits, energy_factor, length_factor
 from harness.errors import DataError
 
 ASE_SUFFIXES = (".xyz", ".extxyz", ".db", ".traj")
@@ -25,6 +28,9 @@ RMD17_LEVELS = {"new": "rmd17-pbe-def2svp", "old": "md17-pbe-vdwts"}
 
 # FrameSet field -> key of the file format, so that validation errors name the file's key.
 MD17_KEYS = {"atomic_numbers": "z", "positions": "R", "energies": "E", "forces": "F"}
+# npz keys that declare units: sGDML's e_unit and r_unit, or the spelled-out names.
+UNIT_KEYS = {"energy": ("e_unit", "energy_unit"), "length": ("r_unit", "length_unit"),
+             "force": ("force_unit",)}
 
 
 def _rmd17_keys(labels: str) -> dict[str, str]:
@@ -68,7 +74,8 @@ def read_ase(path: str | Path, level: str | None = None, molecule: str | None = 
         if not np.array_equal(atoms.numbers, atomic_numbers):
             raise DataError(source, "atomic_numbers",
                             f"frame {index} has atoms {atoms.numbers.tolist()} but frame 0 has "
-                            f"{atomic_numbers.tolist()}: two molecules mixed in one file")
+                            f"{atomic_numbers.tolist()}: "
+                            + describe_atom_mismatch(atomic_numbers, atoms.numbers))
     energies, forces = _calculator_labels(images, source)
     info = images[0].info
     frame_ids = [atoms.info.get("frame_id") for atoms in images]
@@ -81,7 +88,8 @@ def read_ase(path: str | Path, level: str | None = None, molecule: str | None = 
         energies=None if energies is None else energies * to_kcal_per_mol,
         forces=None if forces is None else forces * (to_kcal_per_mol / to_angstrom),
         frame_ids=None if None in frame_ids else np.asarray(frame_ids),
-        metadata={"format": "ase", "energy_unit": energy_unit, "length_unit": length_unit},
+        metadata={"format": "ase", "energy_unit": energy_unit, "length_unit": length_unit,
+                  "declared_units": DeclaredUnits(energy_unit, length_unit).as_dict()},
     )
 
 
@@ -118,6 +126,7 @@ def combine_levels(levels: list[FrameSet], source: str) -> MultiFidelityDataset:
             raise DataError(frames.source, "level",
                             f"level '{frames.level}' also comes from {by_name[frames.level].source}"
                             "; pass level= to the reader to tell them apart")
+        check_atom_order(levels[0], frames)
         by_name[frames.level] = frames
     return MultiFidelityDataset(molecule=molecule, levels=by_name, source=source)
 
@@ -135,40 +144,82 @@ def _read_npz(path: Path) -> FrameSet:
 
 def _md17_frames(content: dict[str, np.ndarray], source: str, level: str | None,
                 molecule: str | None) -> FrameSet:
+    units = declared_npz_units(content, source)
     return _build_frames(
         MD17_KEYS, source,
         molecule=molecule or molecule_name(_text_value(content, "name") or Path(source).stem),
         level=level or level_name(_text_value(content, "theory") or UNSPECIFIED_LEVEL),
         atomic_numbers=_atomic_numbers(content, "z", source),
-        positions=_numeric(content, "R", source),
-        energies=_energy_column(content, "E", source),
-        forces=_numeric(content, "F", source),
-        metadata={"format": "md17"},
+        **_converted(content, source, MD17_KEYS, units),
+        metadata={"format": "md17", "declared_units": units.as_dict()},
     )
 
 
 def _rmd17_frames(content: dict[str, np.ndarray], source: str, labels: str,
                  level: str | None) -> FrameSet:
     keys = _rmd17_keys(labels)
+    units = declared_npz_units(content, source)
     return _build_frames(
         keys, source,
         molecule=molecule_name(_text_value(content, "name") or Path(source).stem),
         level=level or RMD17_LEVELS[labels],
         atomic_numbers=_atomic_numbers(content, keys["atomic_numbers"], source),
-        positions=_numeric(content, keys["positions"], source),
-        energies=_energy_column(content, keys["energies"], source),
-        forces=_numeric(content, keys["forces"], source),
+        **_converted(content, source, keys, units),
         frame_ids=content.get(keys["frame_ids"]),
-        metadata={"format": "rmd17", "labels": labels},
+        metadata={"format": "rmd17", "labels": labels, "declared_units": units.as_dict()},
     )
 
 
+def declared_npz_units(content: dict[str, np.ndarray], source: str) -> DeclaredUnits:
+    """The units an npz declares (kcal/mol and Angstrom where it declares none).
+
+    A key that looks like a unit declaration but is not one of ``UNIT_KEYS`` is an error
+    rather than ignored, as is a unit this project does not know.
+    """
+    known = {key for keys in UNIT_KEYS.values() for key in keys}
+    for key in sorted(content):
+        if "unit" in key.lower() and key not in known:
+            raise DataError(source, key, f"unknown unit key; known: {sorted(known)}")
+    declared: dict[str, str] = {}
+    for quantity, keys in UNIT_KEYS.items():
+        values = {key: _unit_name(content, key, source) for key in keys if key in content}
+        if len(set(values.values())) > 1:
+            raise DataError(source, ", ".join(values), f"disagree: {values}")
+        if values:
+            declared[quantity] = next(iter(values.values()))
+    units = DeclaredUnits(**declared)
+    present = {quantity: next((key for key in keys if key in content), keys[-1])
+               for quantity, keys in UNIT_KEYS.items()}
+    units.factors(source, (present["energy"], present["length"], present["force"]))
+    return units
+
+
+def _unit_name(content: dict[str, np.ndarray], key: str, source: str) -> str:
+    name = _text_value(content, key)
+    if name is None:
+        raise DataError(source, key, "expected one unit name as a string, e.g. 'hartree'")
+    return name
+
+
+def _converted(content: dict[str, np.ndarray], source: str, keys: dict[str, str],
+               units: DeclaredUnits) -> dict[str, np.ndarray]:
+    """Positions, energies and forces of an npz, from ``units`` into the internal units."""
+    energy, length, force = units.factors(source)
+    return {"positions": _numeric(content, keys["positions"], source) * length,
+            "energies": _energy_column(content, keys["energies"], source) * energy,
+            "forces": _numeric(content, keys["forces"], source) * force}
+
+
 def _build_frames(keys: dict[str, str], source: str, **fields) -> FrameSet:
-    """A FrameSet whose validation errors name the file's key for each field."""
+    """A FrameSet whose validation errors name the file's key for each field; a file of no
+    frames is an error too (nothing to train or test on)."""
     try:
-        return FrameSet(source=source, **fields)
+        frames = FrameSet(source=source, **fields)
     except DataError as error:
         raise DataError(source, keys.get(error.field, error.field), error.problem) from error
+    if len(frames) == 0:
+        raise DataError(source, keys.get("positions", "positions"), "the file holds no frames")
+    return frames
 
 
 def _load_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -176,6 +227,9 @@ def _load_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise DataError(str(path), "path", "no such file")
+    if not zipfile.is_zipfile(path):  # numpy would try it as a pickle and say so
+        raise DataError(str(path), "file", "not an npz archive (not a zip file); write it "
+                        "with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as content:
             return {key: content[key] for key in content.files}

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.data.frames import FrameSet
+from harness.data.atom_order import check_atom_order
+from harness.data.frames import FrameSet, describe_atom_mismatch
 from harness.data.pairing import matches_any
 from harness.errors import DataError
 
@@ -54,6 +55,8 @@ def split_multi_fidelity(
                               ("n_validation", n_validation), ("n_test", n_test)):
         if count < 0:
             raise DataError(accurate.source, field_name, f"must be >= 0, got {count}")
+    if inaccurate is not None:
+        check_atom_order(accurate, inaccurate)
     _require_available(accurate, "n_test", n_test, len(accurate), "accurate frames")
     _require_available(accurate, "n_validation", n_validation, len(accurate) - n_test,
                        f"accurate frames left after {n_test} test frames")
@@ -86,8 +89,9 @@ def _inaccurate_train(inaccurate: FrameSet | None, n_inaccurate_train: int, held
     if not np.array_equal(inaccurate.atomic_numbers, held_out.atomic_numbers):
         raise DataError(inaccurate.source, "atomic_numbers",
                         f"atoms {inaccurate.atomic_numbers.tolist()} differ from the accurate "
-                        f"level's {held_out.atomic_numbers.tolist()} ({held_out.source}): two "
-                        "molecules mixed")
+                        f"level's {held_out.atomic_numbers.tolist()} ({held_out.source}): "
+                        + describe_atom_mismatch(held_out.atomic_numbers,
+                                                 inaccurate.atomic_numbers))
     pool = _pool_without(inaccurate, np.arange(len(inaccurate)), held_out)
     if cap:
         n_inaccurate_train = min(n_inaccurate_train, len(pool))

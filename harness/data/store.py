@@ -3,6 +3,8 @@
 Layout of a dataset folder::
 
     dataset.json                 molecule, SMILES, level descriptions, units, sampling settings
+                                 (``units``: energy, length, force; the arrays below are in
+                                 them, kcal/mol and Angstrom as ``generate`` writes them)
     trajectory.npz               atomic_numbers, positions (Angstrom, float64)
     labels/<level>/chunk_NNNN.npz
                                  frame_index, energies (kcal/mol, float64),
@@ -28,6 +30,7 @@ from harness.data.frames import (
     FrameSet,
     MultiFidelityDataset,
 )
+from harness.data.units import DeclaredUnits
 from harness.errors import DataError
 
 UNLABELED_LEVEL = "unlabeled"
@@ -91,11 +94,33 @@ def read_level_labels(folder: Path, level: str) -> dict[str, np.ndarray]:
     return {key: values[order] for key, values in merged.items()}
 
 
+def declared_units(description: dict, source: str) -> DeclaredUnits:
+    """The ``units`` block of ``dataset.json`` (kcal/mol and Angstrom where it has none).
+
+    Unknown entries and unknown unit names are errors, never ignored.
+    """
+    block = description.get("units") or {}
+    if not isinstance(block, dict):
+        raise DataError(source, "units", "expected a mapping such as "
+                        "{'energy': 'hartree', 'length': 'bohr'}")
+    unknown = sorted(set(block) - {"energy", "length", "force"})
+    if unknown:
+        raise DataError(source, f"units.{unknown[0]}", "unknown entry; known: energy, length, "
+                        "force")
+    units = DeclaredUnits(**{key: str(value) for key, value in block.items()})
+    units.factors(source, ("units.energy", "units.length", "units.force"))
+    return units
+
+
 def load_dataset(folder: str | Path) -> MultiFidelityDataset:
-    """Every labelled level of a dataset folder, plus the trajectory as ``unlabeled`` samples."""
+    """Every labelled level of a dataset folder, plus the trajectory as ``unlabeled`` samples,
+    converted from the units ``dataset.json`` declares into the internal ones."""
     folder = Path(folder)
     description = read_description(folder)
+    units = declared_units(description, str(folder / "dataset.json"))
+    to_kcal_per_mol, to_angstrom, to_force = units.factors(str(folder / "dataset.json"))
     atomic_numbers, positions = read_trajectory(folder)
+    positions = positions * to_angstrom
     molecule = description["molecule"]
     temperature = description["sampling"]["temperature_K"]
     levels: dict[str, FrameSet] = {
@@ -110,6 +135,7 @@ def load_dataset(folder: str | Path) -> MultiFidelityDataset:
             frame_ids=np.arange(len(positions)),
             seconds_per_label=description["sampling"]["cpu_seconds_per_frame"],
             temperature_K=temperature,
+            metadata={"declared_units": units.as_dict()},
         )
     }
     for level in description["levels"]:
@@ -124,19 +150,24 @@ def load_dataset(folder: str | Path) -> MultiFidelityDataset:
             level=level,
             atomic_numbers=atomic_numbers,
             positions=positions[index],
-            energies=labels["energies"],
-            forces=labels["forces"],
+            energies=labels["energies"] * to_kcal_per_mol,
+            forces=labels["forces"] * to_force,
             source=str(folder / "labels" / level),
             frame_ids=index,
             seconds_per_label=float(labels["cpu_seconds"].mean()),
             temperature_K=temperature,
-            metadata={"description": description["levels"][level]},
+            metadata={"description": description["levels"][level],
+                      "declared_units": units.as_dict()},
         )
     return MultiFidelityDataset(molecule=molecule, levels=levels, source=str(folder))
 
 
 def summarise(dataset: MultiFidelityDataset) -> dict:
-    """What ``harness data inspect`` prints: levels, frames, units, cost and temperature."""
+    """What ``harness data inspect`` prints: levels, frames, units, cost and temperature.
+
+    ``units`` are those of the loaded values (always the internal ones); ``units_read`` those
+    each level's file declared, which the readers converted from.
+    """
     temperatures = {frames.temperature_K for frames in dataset.levels.values()} - {None}
     return {
         "molecule": dataset.molecule,
@@ -148,5 +179,7 @@ def summarise(dataset: MultiFidelityDataset) -> dict:
             name: frames.seconds_per_label for name, frames in dataset.levels.items()
         },
         "units": {"energy": ENERGY_UNIT, "length": LENGTH_UNIT, "force": FORCE_UNIT},
+        "units_read": {name: frames.metadata.get("declared_units")
+                       for name, frames in dataset.levels.items()},
         "temperature_K": temperatures.pop() if len(temperatures) == 1 else None,
     }

@@ -13,16 +13,27 @@ from pathlib import Path
 import numpy as np
 
 from harness.data.frames import FrameSet
-from harness.data.units import energy_factor
+from harness.data.units import DeclaredUnits, energy_factor
 from harness.errors import DataError
 
 
-def write_md17_npz(frames: FrameSet, path: str | Path) -> Path:
-    """The sGDML layout: R, z, E (n, 1), F, plus ``name`` (molecule) and ``theory`` (level)."""
+def write_md17_npz(frames: FrameSet, path: str | Path, units: DeclaredUnits | None = None
+                   ) -> Path:
+    """The sGDML layout: R, z, E (n, 1), F, plus ``name`` (molecule) and ``theory`` (level).
+
+    With ``units`` the values are written in those units and declared with sGDML's ``e_unit``
+    and ``r_unit`` keys (and ``force_unit`` where it is not energy/length); without, in the
+    internal kcal/mol and Angstrom and undeclared, as MD17 files are.
+    """
     _require_labels(frames, path, "MD17")
-    return _write_npz(path, R=frames.positions, z=frames.atomic_numbers,
-                      E=frames.energies[:, None], F=frames.forces,
-                      name=np.array(frames.molecule), theory=np.array(frames.level))
+    energy, length, force = (1.0, 1.0, 1.0) if units is None else units.factors(str(path))
+    declared = {} if units is None else {"e_unit": np.array(units.energy),
+                                         "r_unit": np.array(units.length)}
+    if units is not None and units.force is not None:
+        declared["force_unit"] = np.array(units.force)
+    return _write_npz(path, R=frames.positions / length, z=frames.atomic_numbers,
+                      E=frames.energies[:, None] / energy, F=frames.forces / force,
+                      name=np.array(frames.molecule), theory=np.array(frames.level), **declared)
 
 
 def write_rmd17_npz(frames: FrameSet, path: str | Path) -> Path:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.network import check_server, server_address
 from harness.redaction import redact, redact_text
 from harness.train.tracking import resolve_tracking_uri
 
@@ -49,8 +49,6 @@ RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio"
                   "run_id")
 BIAS_ARTIFACT = "bias/bias_weights.npz"
 PAGE_SIZE = 1000
-CONNECT_TIMEOUT_S = 5.0
-DEFAULT_PORTS = {"http": 80, "https": 443, "postgresql": 5432, "mysql": 3306, "mssql": 1433}
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
 
@@ -72,14 +70,9 @@ def check_reachable(uri: str) -> None:
         if database != ":memory:" and not Path(database).is_file():
             raise ConfigError(shown, "tracking_uri", f"no MLflow database at {database}: run a "
                               "sweep first or pass --tracking-uri")
-    elif parsed.hostname and parsed.scheme.split("+")[0] in DEFAULT_PORTS:
+    elif server_address(uri) is not None:
         # MLflow itself retries an unreachable server or database for minutes
-        port = parsed.port or DEFAULT_PORTS[parsed.scheme.split("+")[0]]
-        try:
-            socket.create_connection((parsed.hostname, port), CONNECT_TIMEOUT_S).close()
-        except OSError as error:
-            raise ConfigError(shown, "tracking_uri",
-                              f"cannot reach the tracking server ({error})") from None
+        check_server(uri, shown, "tracking_uri", "tracking server")
     elif parsed.scheme in ("", "file"):
         folder = Path(parsed.path if parsed.scheme == "file" else uri)
         if not folder.is_dir():
@@ -155,8 +148,10 @@ def _numbers(values: pd.Series) -> pd.Series:
 def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
     runs, left KILLED by a resumed sweep, give way to its finished run; superseded runs, of
-    code or data the sweep has rerun since, are dropped)."""
+    code or data the sweep has rerun since, are dropped); metrics only of finished runs."""
     frame = frame[frame["superseded"] != "true"].copy()
+    # a trial that did not finish (failed, diverged) has no results, whatever its run logged
+    frame.loc[frame["status"] != "FINISHED", list(TRIAL_METRICS.values())] = math.nan
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])

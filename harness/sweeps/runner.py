@@ -31,6 +31,7 @@ from harness.redaction import redact, redact_text
 from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
+from harness.sweeps.preflight import preflight
 from harness.sweeps.spec import DEFAULT_PROFILE, SweepSpec, load_spec
 from harness.sweeps.study import (
     FAILURE_REASON,
@@ -208,6 +209,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     check_data_paths(spec, spec_path)
     state_dir = state_dir_of(spec, state_root)
     storage_url = storage_url or default_storage(state_dir)
+    preflight(plan, spec_path, storage_url, tracking_uri)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
     stale = stale_keys(study, plan, lambda trial: trial_versions(trial.config))

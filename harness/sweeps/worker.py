@@ -63,6 +63,7 @@ from harness.sweeps.versions import (
 MAX_REASON_LENGTH = 1000
 STORAGE_ENV = "HARNESS_SWEEP_STORAGE"
 TRACKING_ENV = "HARNESS_SWEEP_TRACKING_URI"
+TEST_PREFIX = "test."
 log = logging.getLogger("harness.sweeps.worker")
 
 
@@ -77,7 +78,12 @@ class WorkerSettings:
 
 class KeepOpen:
     """Lets ``experiment.run`` log into the trial's run without ending it, so that the sweep's
-    own metrics are in place before the run is marked FINISHED."""
+    own metrics are in place before the run is marked FINISHED.
+
+    Test metrics are held back: the worker logs them (from ``results.json``) only once it has
+    found the training sound, so that a run that ends FAILED, diverged, carries no finite
+    ``test.*`` metric for a search by metric to pick up.
+    """
 
     def __init__(self, tracker: Any) -> None:
         self.tracker = tracker
@@ -86,7 +92,9 @@ class KeepOpen:
         self.tracker.log_params(params)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        self.tracker.log_metrics(metrics, step)
+        kept = {key: value for key, value in metrics.items() if not key.startswith(TEST_PREFIX)}
+        if kept:
+            self.tracker.log_metrics(kept, step)
 
     def log_metric_entries(self, entries: list[tuple[str, float, int]]) -> None:
         self.tracker.log_metric_entries(entries)
@@ -130,10 +138,14 @@ def trial_metrics(results: dict[str, Any], config: dict[str, Any]) -> dict[str, 
             "budget_spent": budget_spent(results, config)}
 
 
+def metrics_on_test_frames(results: dict[str, Any]) -> dict[str, float]:
+    """The run's ``test.*`` metrics, from ``results.json``."""
+    return {f"{TEST_PREFIX}{key}": value for key, value in results["test"].items()}
+
+
 def non_finite(results: dict[str, Any], metrics: dict[str, float]) -> str | None:
     """Why a finished training is a failure (NaN or infinite losses), or None."""
-    values = {**{f"test.{key}": value for key, value in results["test"].items()},
-              "validation_loss": metrics["validation_loss"]}
+    values = {**metrics_on_test_frames(results), "validation_loss": metrics["validation_loss"]}
     bad = sorted(name for name, value in values.items() if not math.isfinite(value))
     return f"non-finite {', '.join(bad)} (diverged?)" if bad else None
 
@@ -211,7 +223,7 @@ class Worker:
         if problem is not None:
             self._fail(claimed, run_id, problem)
             return
-        self.tracking.log_metrics(run_id, metrics)
+        self.tracking.log_metrics(run_id, {**metrics_on_test_frames(results), **metrics})
         self.tracking.terminate(run_id, "FINISHED")
         self._complete(claimed, results, metrics, started, training_seconds)
 

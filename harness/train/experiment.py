@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 import yaml
 
-from harness.data.frames import FrameSet
+from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.train.config import (
@@ -54,7 +55,12 @@ def load_level(level_source: LevelSource, config_source: str, key: str) -> Frame
     """One level of a dataset; the level may be omitted when the dataset has only one."""
     from harness.data.readers import load_any
 
-    dataset = load_any(level_source.path)
+    return select_level(load_any(level_source.path), level_source, config_source, key)
+
+
+def select_level(dataset: MultiFidelityDataset, level_source: LevelSource, config_source: str,
+                 key: str) -> FrameSet:
+    """The level ``level_source`` names in an already loaded ``dataset``."""
     if level_source.level is None:
         if len(dataset.levels) != 1:
             raise ConfigError(config_source, f"{key}.level",
@@ -65,6 +71,9 @@ def load_level(level_source: LevelSource, config_source: str, key: str) -> Frame
                           f"unknown level '{level_source.level}'; the dataset at "
                           f"'{level_source.path}' has {sorted(dataset.levels)}")
     return dataset.levels[level_source.level]
+
+
+LevelLoader = Callable[[LevelSource, str, str], FrameSet]
 
 
 def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate: FrameSet,
@@ -89,15 +98,17 @@ def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate
                           "budget": budget_cost(data.n_accurate_train, n_inaccurate, ratio)}
 
 
-def prepare_splits(config: TrainConfig, config_source: str) -> tuple[Splits, dict[str, Any]]:
-    """Load the levels and split them; test frames are accurate and kept out of training."""
+def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = load_level
+                   ) -> tuple[Splits, dict[str, Any]]:
+    """Load the levels (with ``load``: a sweep's pre-flight check passes one that reads each
+    file once) and split them; test frames are accurate and kept out of training."""
     from harness.data.splits import split_multi_fidelity
 
     data = config.data
-    accurate = load_level(data.accurate, config_source, "data.accurate")
+    accurate = load(data.accurate, config_source, "data.accurate")
     inaccurate = None
     if config.method not in ACCURATE_ONLY_METHODS:
-        inaccurate = load_level(data.inaccurate, config_source, "data.inaccurate")
+        inaccurate = load(data.inaccurate, config_source, "data.inaccurate")
         if config.method in METHODS_WITH_INACCURATE_LABELS and not inaccurate.is_labelled:
             raise ConfigError(config_source, "data.inaccurate.level",
                               f"method '{config.method}' needs labelled inaccurate frames")
@@ -204,22 +215,23 @@ def run(config: TrainConfig, config_source: str = "<config>",
     """
     started = time.perf_counter()
     output = Path(output_dir or config.output_dir or Path("runs") / config.name)
+    # bad data or an impossible split fails here, before the output folder or a run exists
+    splits, sizes = prepare_splits(config, config_source)
     claim_output_folder(config, output, config_source)
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
     try:
-        return _run_in(config, config_source, output, started, tracker)
+        return _run_in(config, output, started, splits, sizes, tracker)
     finally:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
-def _run_in(config: TrainConfig, config_source: str, output: Path, started: float,
-            tracker: Tracker | None = None) -> dict[str, Any]:
+def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
+            sizes: dict[str, Any], tracker: Tracker | None = None) -> dict[str, Any]:
     if config.cpu_threads is not None:
         torch.set_num_threads(config.cpu_threads)
     device = resolve_device(config.device)
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
-    splits, sizes = prepare_splits(config, config_source)
 
     tracker = open_tracker(config, output) if tracker is None else tracker
     try:

@@ -188,3 +188,18 @@ def test_budget_beyond_the_cheap_pool_takes_it_all_and_records_the_spend(
     config["data"]["cap_to_available"] = False
     with pytest.raises(Exception, match="n_inaccurate_train"):
         prepare_splits(parse_config(config, "toy.yaml"), "toy.yaml")
+
+
+def test_bad_data_is_one_line_and_leaves_no_output_folder(tmp_path: Path, toy_dataset: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    broken = tmp_path / "nan.npz"
+    positions = GEOMETRY + 0.08 * np.random.default_rng(1).standard_normal((40, 4, 3))
+    energies, forces = spring_labels(positions, 50.0)
+    forces[7, 1, 2] = np.nan
+    np.savez(broken, R=positions, z=np.array([6, 8, 1, 1]), E=energies, F=forces)
+    config = toy_config(toy_dataset, "standard", output_dir=str(tmp_path / "out"))
+    config["data"]["accurate"] = {"path": str(broken)}
+    assert main(["train", str(write_config(tmp_path / "nan.yaml", config))]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and f"{broken}: field 'F'" in error
+    assert not (tmp_path / "out").exists()

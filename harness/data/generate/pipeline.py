@@ -17,11 +17,13 @@ from harness.data.generate.labelling import evenly_spaced_frames, label_in_chunk
 from harness.data.generate.molecule import atomic_numbers_of, build_molecule, positions_of
 from harness.data.generate.sampling import SamplingSettings, run_langevin
 from harness.data.store import (
+    declared_units,
     read_description,
     read_trajectory,
     write_json_atomically,
     write_npz_atomically,
 )
+from harness.errors import DataError
 
 CHEAP_LEVELS = ("xtb", "gaff2", "mmff94")
 
@@ -42,6 +44,11 @@ def generate(folder: Path, plan: GenerationPlan, progress: bool = True) -> None:
     if not (folder / "trajectory.npz").exists():
         _sample(folder, plan, molecule, progress)
     description = read_description(folder)
+    source = str(folder / "dataset.json")
+    if not declared_units(description, source).is_internal(source):
+        raise DataError(source, "units", "this folder declares other units than kcal/mol and "
+                        "Angstrom; new labels would be mixed into them: generate into a new "
+                        "folder")
     _, positions = read_trajectory(folder)
     for level in plan.levels:
         labeler = make_labeler(level, molecule, folder)

@@ -86,3 +86,14 @@ def test_a_profile_keeps_only_its_own_trials() -> None:
     trials = frame_of([standard(25, 0, 1.0), smoke])
     assert collect.of_profile(trials, "default")["budget"].tolist() == [25]
     assert len(collect.of_profile(trials, None)) == 2
+
+
+def test_a_failed_run_that_logged_finite_test_metrics_reads_as_no_result() -> None:
+    from report_toy import trial
+
+    diverged = trial("asteroid", 25, 0, 0.5, gamma=0.5, status="FAILED",
+                     reason="non-finite validation_loss (diverged?)")
+    diverged["metrics"] = {"force_mae": 0.5, "force_rmse": 0.6, "validation_loss": math.nan}
+    frame = frame_of([diverged, trial("standard", 25, 0, 1.0)])
+    assert math.isnan(frame.iloc[0]["force_mae"]) and math.isnan(frame.iloc[0]["force_rmse"])
+    assert frame.iloc[1]["force_mae"] == 1.0

@@ -9,7 +9,13 @@ from spec_toy import PROJECT_ROOT, tiny_spec
 from harness.errors import ConfigError
 from harness.sweeps.runner import check_data_paths, worker_environments
 from harness.sweeps.spec import parse_spec
-from harness.sweeps.worker import KeepOpen, budget_spent, non_finite, trial_metrics
+from harness.sweeps.worker import (
+    KeepOpen,
+    budget_spent,
+    metrics_on_test_frames,
+    non_finite,
+    trial_metrics,
+)
 
 
 def results(**data: float) -> dict:
@@ -84,3 +90,18 @@ def test_missing_dataset_names_the_spec_key() -> None:
     with pytest.raises(ConfigError) as caught:
         check_data_paths(parse_spec(content, "x.yaml"), "x.yaml")
     assert caught.value.key_path == "datasets.0.inaccurate.0.path"
+
+
+def test_test_metrics_wait_for_the_worker_so_a_diverged_run_has_none() -> None:
+    logged: list[dict[str, float]] = []
+
+    class Recorder:
+        def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+            logged.append(metrics)
+
+    kept = KeepOpen(Recorder())
+    kept.log_metrics({"test.force_mae": 1.0, "test.energy_mae": 2.0})
+    kept.log_metrics({"test.force_mae": 1.0, "standard.train_loss": 3.0}, 1)
+    assert logged == [{"standard.train_loss": 3.0}]
+    assert metrics_on_test_frames(results()) == {"test.force_mae": 1.0, "test.force_rmse": 2.0,
+                                          "test.energy_mae": 3.0}
