@@ -32,10 +32,16 @@ GRACE_AFTER_TERM_S = 30.0  # a stopped trial writes its checkpoint, then is kill
 
 def _schedule(learning_rate: float, batch_size: int, patience: int, interval: int,
               max_steps: int) -> dict[str, Any]:
-    """Converging schedule: three halvings to the floor, each after ``patience`` flat steps."""
+    """Converging schedule: three halvings to the floor, each after ``patience`` flat steps.
+
+    A validation loss counts as better only 2 % below the best so far (the default is 1 %), so
+    that a stage converges within its cap on a short lease: ``4 * patience`` flat steps after
+    its last such gain.
+    """
     return {"learning_rate": learning_rate, "batch_size": batch_size,
             "validation_interval": interval, "plateau_patience": patience,
-            "min_learning_rate": learning_rate / 8, "max_steps": max_steps}
+            "improvement_threshold": 0.02, "min_learning_rate": learning_rate / 8,
+            "max_steps": max_steps}
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,14 @@ SIZES: dict[str, SliceSize] = {
                    "inaccurate": _schedule(1e-3, 8, 4, 2, 40),
                    "fine_tune": _schedule(5e-4, 4, 4, 2, 40)},
         device="cpu", workers=3),
-    # the lease: 9 trials at once on one GPU, each stage capped so that all end in minutes
+    # the lease: 9 trials at once on one GPU; the caps bound an ASTEROID trial (3 stages) at
+    # 7000 steps, about 4 minutes at 35 ms per step (benchmarks/README.md)
     "full": SliceSize(
         n_accurate_train=200, n_inaccurate_train=900, n_validation=50, n_test=500,
         hyperparameters={"n_features": 128, "n_layers": 5}, gammas=[1.0], seeds=[0, 1, 2],
-        schedules={"accurate": _schedule(1e-3, 10, 250, 50, 4000),
-                   "inaccurate": _schedule(1e-3, 32, 250, 50, 3000),
-                   "fine_tune": _schedule(3e-4, 10, 250, 50, 3000)},
+        schedules={"accurate": _schedule(1e-3, 10, 200, 50, 3000),
+                   "inaccurate": _schedule(1e-3, 32, 200, 50, 2000),
+                   "fine_tune": _schedule(3e-4, 10, 200, 50, 2000)},
         device="cuda", workers=9),
 }
 
