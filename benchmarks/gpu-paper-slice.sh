@@ -69,14 +69,20 @@ if [ "$RUN_BENCH" = 1 ]; then
 fi
 
 if [ "$RUN_TESTS" = 1 ]; then
-  # `make test` would build a venv from the network; these are the suites whose imports the
-  # device has (no mlflow, optuna or PostgreSQL there); -rs lists what is still skipped.
-  say "tests (at most ${TEST_TIMEOUT}s)"
+  # `make test` would build a venv from the network. First the tests that need CUDA (seconds),
+  # then the suites whose imports the device has (no mlflow, optuna or PostgreSQL there);
+  # -rs lists what is still skipped, and why.
+  say "CUDA tests"
+  "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/unit/models/test_physics.py \
+    tests/unit/bench/test_gpu_slice.py -k "cuda" >"$OUT/pytest.log" 2>&1
+  say "CUDA tests exit status $?"
+  tail -n 4 "$OUT/pytest.log" | tee -a "$LOG"
+  say "suites (at most ${TEST_TIMEOUT}s)"
   parallel=$("$PYTHON" -c "import xdist" 2>/dev/null && echo "-n 8")
   timeout "$TEST_TIMEOUT" "$PYTHON" -m pytest -q -rs -p no:cacheprovider $parallel \
     --continue-on-collection-errors tests/unit/models tests/unit/train tests/unit/bench \
-    tests/unit/data tests/integration/test_train_end_to_end.py >"$OUT/pytest.log" 2>&1
-  say "tests exit status $? (124: timed out); tail:"
+    tests/unit/data tests/integration/test_train_end_to_end.py >>"$OUT/pytest.log" 2>&1
+  say "suites exit status $? (124: timed out); tail:"
   tail -n 25 "$OUT/pytest.log" | tee -a "$LOG"
 fi
 say "done"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from harness.bench.gpu_slice import (
     ACCURATE_FILE,
@@ -25,6 +26,7 @@ from harness.bench.gpu_slice import (
 )
 from harness.bench.gpu_slice_summary import TrialRecord, summarise, training_frames_per_second
 from harness.train.config import parse_config
+from harness.train.experiment import run
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "benchmarks" / "gpu-paper-slice.sh"
@@ -130,3 +132,15 @@ def test_frames_per_second_use_each_stage_kind_batch_size():
               {"name": "stage2_gamma1", "steps": 10, "seconds": 1.0},
               {"name": "stage3_gamma1", "steps": 10, "seconds": 2.0}]
     assert training_frames_per_second({"stages": stages}, config) == pytest.approx(470 / 4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_smoke_asteroid_trial_trains_and_tests_on_cuda(tmp_path: Path):
+    write_toy_data(tmp_path / "data")
+    content = {**trial_config(SIZES["smoke"], "asteroid", 0, tmp_path / "data"),
+               "device": "cuda"}
+    results = run(parse_config(content, "<gpu slice>"), output_dir=tmp_path / "run")
+    assert results["device"].startswith("cuda")
+    assert [stage["name"] for stage in results["stages"]] == [
+        "stage1", "stage2_gamma1", "stage3_gamma1"]
+    assert np.isfinite(results["test"]["force_mae"])
