@@ -66,6 +66,7 @@ if [ "$RUN_BENCH" = 1 ]; then
     "$PYTHON" -m harness.cli bench models --device cpu --quick --threads 1 --models egnn \
       --molecules ethanol --json "$OUT/bench-models-cpu.json" 2>&1 | tee -a "$LOG"
   fi
+  "$PYTHON" -m harness.bench.gpu_slice_summary --out "$OUT" 2>&1 | tee -a "$LOG"
 fi
 
 if [ "$RUN_TESTS" = 1 ]; then

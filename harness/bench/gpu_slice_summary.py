@@ -9,8 +9,10 @@ trials sharing one GPU, each sees a share of it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,3 +164,45 @@ def write_summary(records: list[TrialRecord], out_dir: Path, run_info: dict[str,
     write_json_atomically(out_dir / "summary.json", summary)
     (out_dir / "summary.md").write_text(format_markdown(summary))
     return summary
+
+
+def bench_rows(out_dir: Path) -> list[dict[str, Any]]:
+    """Rows of the ``harness bench models`` files beside the summary, CUDA first."""
+    rows: list[dict[str, Any]] = []
+    for device in ("cuda", "cpu"):
+        path = out_dir / f"bench-models-{device}.json"
+        if path.exists():
+            rows += json.loads(path.read_text())["rows"]
+    return rows
+
+
+def format_bench_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["", "`harness bench models` (one process alone on the device; EGNN at its "
+             "defaults, 5 x 128; settings in bench-models-*.json):", "",
+             "| model | device | threads | molecule | training frames/s | force ms |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {row['model']} | {row['device']} | {row['threads']} | {row['molecule']} | "
+              f"{row['train_frames_per_s']:.0f} | {row['force_ms']:.2f} |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def add_bench_figures(out_dir: Path) -> None:
+    """Append the benchmark rows to summary.md and summary.json (after the benchmarks ran)."""
+    rows = bench_rows(out_dir)
+    if not rows:
+        return
+    summary = json.loads((out_dir / "summary.json").read_text())
+    summary["bench_models"] = rows
+    write_json_atomically(out_dir / "summary.json", summary)
+    (out_dir / "summary.md").write_text(format_markdown(summary) + format_bench_table(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="add the bench models figures to the summary")
+    parser.add_argument("--out", required=True, help="folder of summary.json and the bench files")
+    add_bench_figures(Path(parser.parse_args(argv).out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -24,7 +24,13 @@ from harness.bench.gpu_slice import (
     SIZES,
     trial_config,
 )
-from harness.bench.gpu_slice_summary import TrialRecord, summarise, training_frames_per_second
+from harness.bench.gpu_slice_summary import (
+    TrialRecord,
+    add_bench_figures,
+    summarise,
+    training_frames_per_second,
+    write_summary,
+)
 from harness.train.config import parse_config
 from harness.train.experiment import run
 
@@ -144,3 +150,14 @@ def test_smoke_asteroid_trial_trains_and_tests_on_cuda(tmp_path: Path):
     assert [stage["name"] for stage in results["stages"]] == [
         "stage1", "stage2_gamma1", "stage3_gamma1"]
     assert np.isfinite(results["test"]["force_mae"])
+
+
+def test_bench_figures_join_the_summary_after_the_benchmarks(tmp_path: Path):
+    write_summary([_record("standard", 0, 1.0, tmp_path)], tmp_path,
+                  {"size": "smoke", "device": "cpu", "workers": 1, "slice_wall_seconds": 1.0})
+    row = {"model": "egnn", "device": "cuda", "threads": 1, "molecule": "ethanol",
+           "train_frames_per_s": 1234.0, "force_ms": 1.5}
+    (tmp_path / "bench-models-cuda.json").write_text(json.dumps({"rows": [row]}))
+    add_bench_figures(tmp_path)
+    assert "| egnn | cuda | 1 | ethanol | 1234 | 1.50 |" in (tmp_path / "summary.md").read_text()
+    assert json.loads((tmp_path / "summary.json").read_text())["bench_models"] == [row]
