@@ -18,6 +18,7 @@ CARRY=${CARRY:-.gpu-slice}
 DATA=${DATA:-$CARRY/data}
 PYTHON=${PYTHON:-python3}
 WORK=${WORK:-$(mktemp -d)}
+SEEDS=${SEEDS:-}   # e.g. "0 1": fewer trials than the size's 3 seeds
 RUN_BENCH=${RUN_BENCH:-1}
 RUN_TESTS=${RUN_TESTS:-1}
 TEST_TIMEOUT=${TEST_TIMEOUT:-100}
@@ -47,7 +48,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi >>"$LOG" 2>&1
 
 say "trials: size $SIZE, deadline ${DEADLINE}s"
 "$PYTHON" -m harness.bench.gpu_slice --size "$SIZE" --data "$DATA" --runs "$WORK/runs" \
-  --out "$OUT" --deadline "$DEADLINE" 2>&1 | tee -a "$LOG"
+  --out "$OUT" --deadline "$DEADLINE" ${SEEDS:+--seeds $SEEDS} 2>&1 | tee -a "$LOG"
 slice_status=${PIPESTATUS[0]}
 tar -czf "$OUT/trials.tar.gz" -C "$WORK/runs" --exclude=checkpoints --exclude=model.pt . \
   2>>"$LOG"

@@ -175,11 +175,12 @@ def run_trials(configs: list[dict[str, Any]], runs_dir: Path, workers: int,
 
 def run_slice(size_name: str, data_dir: Path, runs_dir: Path, out_dir: Path,
               workers: int | None = None, deadline_s: float | None = None,
-              device: str | None = None) -> dict[str, Any]:
+              device: str | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
     """Every method x seed of the size, then ``summary.json`` and ``summary.md`` in out_dir."""
     size = SIZES[size_name]
-    if device is not None:
-        size = SliceSize(**{**size.__dict__, "device": device})
+    overrides = {"device": device, "seeds": seeds}
+    size = SliceSize(**{**size.__dict__,
+                        **{key: value for key, value in overrides.items() if value is not None}})
     configs = [trial_config(size, method, seed, data_dir)
                for seed in size.seeds for method in size.methods]
     started = time.perf_counter()
@@ -199,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="trials at once (default: the size's)")
     parser.add_argument("--deadline", type=float, help="seconds after which to stop trials")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="default: the size's")
+    parser.add_argument("--seeds", type=int, nargs="+", help="default: the size's")
     args = parser.parse_args(argv)
     summary = run_slice(args.size, Path(args.data), Path(args.runs), Path(args.out),
-                        args.workers, args.deadline, args.device)
+                        args.workers, args.deadline, args.device, args.seeds)
     print((Path(args.out) / "summary.md").read_text())
     return 0 if summary["all_trials_finished"] else 1
 
