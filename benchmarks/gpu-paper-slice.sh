@@ -47,9 +47,15 @@ EOF
 command -v nvidia-smi >/dev/null && nvidia-smi >>"$LOG" 2>&1
 
 say "trials: size $SIZE, deadline ${DEADLINE}s"
+monitor=""
+if command -v nvidia-smi >/dev/null; then  # GPU load every 10 s: how well the trials share it
+  nvidia-smi dmon -s um -d 10 >"$WORK/dmon.log" 2>&1 &
+  monitor=$!
+fi
 "$PYTHON" -m harness.bench.gpu_slice --size "$SIZE" --data "$DATA" --runs "$WORK/runs" \
   --out "$OUT" --deadline "$DEADLINE" ${SEEDS:+--seeds $SEEDS} 2>&1 | tee -a "$LOG"
 slice_status=${PIPESTATUS[0]}
+if [ -n "$monitor" ]; then kill "$monitor"; cat "$WORK/dmon.log" >>"$LOG"; fi
 tar -czf "$OUT/trials.tar.gz" -C "$WORK/runs" --exclude=checkpoints --exclude=model.pt . \
   2>>"$LOG"
 say "trials done (exit status $slice_status)"
