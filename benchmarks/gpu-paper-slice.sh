@@ -21,8 +21,8 @@ WORK=${WORK:-$(mktemp -d)}
 SEEDS=${SEEDS:-}   # e.g. "0 1": fewer trials than the size's 3 seeds
 RUN_BENCH=${RUN_BENCH:-1}
 RUN_TESTS=${RUN_TESTS:-1}
-TEST_TIMEOUT=${TEST_TIMEOUT:-100}
-if [ "$SIZE" = full ]; then DEADLINE=${DEADLINE:-270}; else DEADLINE=${DEADLINE:-120}; fi
+TEST_TIMEOUT=${TEST_TIMEOUT:-90}
+if [ "$SIZE" = full ]; then DEADLINE=${DEADLINE:-250}; else DEADLINE=${DEADLINE:-120}; fi
 mkdir -p "$OUT" "$WORK"
 LOG="$OUT/slice.log"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
