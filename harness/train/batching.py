@@ -68,6 +68,7 @@ class FrameBatches:
             self.energy = torch.cat([graph.energy for graph in graphs]).to(device)
             self.weight = torch.cat([graph.weight for graph in graphs]).to(device)
             self.frame_id = torch.cat([graph.frame_id for graph in graphs]).to(device)
+            self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -76,19 +77,26 @@ class FrameBatches:
         """The frames at ``index`` (a 1-D tensor of frame positions) as one batch."""
         if not self.same_molecule:
             return Batch.from_data_list([self.graphs[i] for i in index.tolist()]).to(self.device)
-        n_frames, n_atoms = len(index), len(self.z)
+        n_frames = len(index)
+        z, batch_vector, ptr = self._layout(n_frames)
         index = index.to(self.device)
-        batch = Batch(z=self.z.repeat(n_frames),
-                      pos=self.positions[index].reshape(-1, 3),
+        batch = Batch(z=z, pos=self.positions[index].reshape(-1, 3),
                       forces=self.forces[index].reshape(-1, 3),
                       energy=self.energy[index], weight=self.weight[index],
-                      frame_id=self.frame_id[index],
-                      batch=torch.arange(n_frames, device=self.device
-                                         ).repeat_interleave(n_atoms),
-                      ptr=torch.arange(0, (n_frames + 1) * n_atoms, n_atoms,
-                                       device=self.device))
+                      frame_id=self.frame_id[index], batch=batch_vector, ptr=ptr)
         batch._num_graphs = n_frames
         return batch
+
+    def _layout(self, n_frames: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Atomic numbers, graph index per atom and graph offsets of a batch of ``n_frames``:
+        the same for every batch of that size, so built once (models only read them)."""
+        if n_frames not in self._layouts:
+            n_atoms = len(self.z)
+            self._layouts[n_frames] = (
+                self.z.repeat(n_frames),
+                torch.arange(n_frames, device=self.device).repeat_interleave(n_atoms),
+                torch.arange(0, (n_frames + 1) * n_atoms, n_atoms, device=self.device))
+        return self._layouts[n_frames]
 
     def in_order(self, batch_size: int) -> list[Batch]:
         """Every frame once, in order, in batches of at most ``batch_size``."""

@@ -116,11 +116,7 @@ class MlflowTracker:
             self.client.log_batch(self.run_id, params=fresh[start:start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        entries = [Metric(key, float(value), now, step or 0) for key, value in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=entries)
+        self.log_metric_entries([(key, value, step or 0) for key, value in metrics.items()])
 
     def log_metric_entries(self, entries: list[MetricEntry]) -> None:
         from mlflow.entities import Metric

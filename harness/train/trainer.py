@@ -80,7 +80,6 @@ class _Progress:
     epoch: int = 0
     position: int = 0  # batches of the current epoch already trained
     best_validation_loss: float = math.inf
-    best_step: int = -1
     best_record: int = -1
     # progress as the plateau decay sees it: the loss last improved on by improvement_threshold,
     # and its step (a slow creep counts once it adds up to the threshold)
@@ -179,6 +178,8 @@ class _StageRun:
         self.validation_batches = FrameBatches(validation_graphs, trainer.device).in_order(
             schedule.evaluation_batch_size)
         self.batches_per_epoch = math.ceil(len(self.frames) / schedule.batch_size)
+        self.step_cap = schedule.max_steps if schedule.max_epochs is None else min(
+            schedule.max_steps, schedule.max_epochs * self.batches_per_epoch)
         self.parameters = list(model.parameters())
         self.optimizer = make_optimizer(schedule, self.parameters)
         self.plateau = ReduceLROnPlateau(
@@ -226,15 +227,9 @@ class _StageRun:
         self.shuffling.set_state(self.epoch_shuffling_state)
         return torch.randperm(len(self.frames), generator=self.shuffling)
 
-    def _step_cap(self) -> int:
-        cap = self.schedule.max_steps
-        if self.schedule.max_epochs is not None:
-            cap = min(cap, self.schedule.max_epochs * self.batches_per_epoch)
-        return cap
-
     def train(self, stop_requests: list[int]) -> None:
         schedule, progress = self.schedule, self.progress
-        bar = tqdm(total=self._step_cap(), initial=progress.step, desc=self.name, unit="step",
+        bar = tqdm(total=self.step_cap, initial=progress.step, desc=self.name, unit="step",
                    disable=not self.trainer.progress, leave=False,
                    mininterval=1.0 if sys.stderr.isatty() else 30.0)
         last_saved = time.monotonic()
@@ -249,7 +244,7 @@ class _StageRun:
                 self.epoch_shuffling_state = self.shuffling.get_state()
                 order = self._epoch_order()
             if progress.step % schedule.validation_interval == 0 \
-                    or progress.step >= self._step_cap():
+                    or progress.step >= self.step_cap:
                 validation_loss = self._validate_and_decide()
                 bar.set_postfix(validation=f"{validation_loss:.4g}", refresh=False)
             bar.update(1)
@@ -303,7 +298,7 @@ class _StageRun:
             progress.reference_loss, progress.improved_step = validation_loss, progress.step
         if validation_loss < progress.best_validation_loss:
             progress.best_validation_loss = validation_loss
-            progress.best_step, progress.best_record = progress.step, len(progress.history) - 1
+            progress.best_record = len(progress.history) - 1
             self.best_state = (self.average.averaged_state_dict(self.model)
                                if self.average is not None
                                else copy.deepcopy(self.model.state_dict()))
@@ -329,7 +324,7 @@ class _StageRun:
             return "early_stopping"
         if progress.step >= schedule.max_steps:
             return "max_steps"
-        if schedule.max_epochs is not None and progress.step >= self._step_cap():
+        if schedule.max_epochs is not None and progress.step >= self.step_cap:
             return "max_epochs"
         return ""
 
@@ -341,7 +336,9 @@ class _StageRun:
         return StageResult(
             name=self.name, best_validation_loss=progress.best_validation_loss,
             best_record=progress.best_record, steps=progress.step,
-            stopped_by=progress.stopped_by, best_step=progress.best_step,
+            stopped_by=progress.stopped_by,
+            best_step=int(progress.history[progress.best_record]["step"])
+            if progress.history else 0,
             epochs=progress.step / self.batches_per_epoch,
             converged=progress.stopped_by in CONVERGED, still_improving_at_cap=still_improving,
             final_learning_rate=self.optimizer.param_groups[0]["lr"], seconds=seconds,
