@@ -4,8 +4,8 @@ For each model, molecule and device: training frames per second (energy and forc
 the force term's double backward, Adam step, default batch 32) and milliseconds per force
 evaluation of one molecule (the molecular-dynamics use), with peak memory. Peak memory is
 ``torch.cuda.max_memory_allocated`` on CUDA; on CPU (Linux) it is the process's maximum
-resident set size (``resource.getrusage``) at the end minus its resident set size just before
-the model is built. That high-water mark never goes down, which is why every measurement runs
+resident set size (``VmHWM``) at the end minus its resident set size just before the model is
+built. That high-water mark never goes down, which is why every measurement runs
 in a fresh process; the figure includes allocator slack and is an approximation.
 
 The independent ``egnn-pytorch`` package (5 layers, 128 features) is wrapped as an energy
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import resource
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -169,13 +168,17 @@ def _force_ms(model: ForceField, geometry: Geometry, settings: BenchSettings,
     return 1000.0 * (time.perf_counter() - start) / settings.timed_evaluations
 
 
-def _max_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+def _status_mib(field: str) -> float:
+    """A memory figure (KiB) from /proc/self/status in MiB.
 
-
-def _current_rss_mib() -> float:
-    resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return resident_pages * resource.getpagesize() / 2**20
+    The high-water mark and the current RSS are both read here, from the same kernel counters,
+    so the mark is never below an earlier RSS (getrusage's ru_maxrss and /proc/self/statm are
+    counted apart and can differ by a page or so).
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def measure(model_name: str, molecule: str, device_name: str,
@@ -197,7 +200,7 @@ def measure(model_name: str, molecule: str, device_name: str,
 
 def _measure(model_name: str, geometry: Geometry, device: torch.device,
              settings: BenchSettings) -> Measurement:
-    rss_before = _current_rss_mib()
+    rss_before = _status_mib("VmRSS")
     model = _build(model_name).to(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -206,7 +209,7 @@ def _measure(model_name: str, geometry: Geometry, device: torch.device,
     if device.type == "cuda":
         peak, memory_kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max allocated"
     else:
-        peak, memory_kind = _max_rss_mib() - rss_before, "max RSS - RSS before"
+        peak, memory_kind = _status_mib("VmHWM") - rss_before, "max RSS - RSS before"
     return Measurement(model_name, device.type, geometry.name, len(geometry.atomic_numbers),
                        frames_per_s, force_ms, peak, memory_kind, torch.get_num_threads())
 
