@@ -203,7 +203,7 @@ def _md_sweep(args: argparse.Namespace) -> None:
     from harness.md.results import json_safe
     from harness.md.sweep import run_sweep
 
-    print(json.dumps(json_safe(run_sweep(args.spec)), indent=2))
+    print(json.dumps(json_safe(run_sweep(args.spec, args.tracking_uri or None)), indent=2))
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -251,6 +251,8 @@ def _add_md_commands(commands: argparse._SubParsersAction) -> None:
     md_sweep = md.add_parser("sweep", help="MD stability of several methods over step sizes "
                              "(trains or reuses models; resumable)")
     md_sweep.add_argument("spec", help="YAML spec, e.g. sweeps/md-stability.yaml")
+    md_sweep.add_argument("--tracking-uri", help="MLflow store, over the spec's tracking.uri "
+                          "(default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
     md_sweep.set_defaults(run=_md_sweep)
 
 

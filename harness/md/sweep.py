@@ -1,5 +1,7 @@
-"""``harness md sweep SPEC``: train (or reuse) each arm's models, then MD over step sizes x seeds.
+"""``harness md sweep SPEC``: each arm's models, then MD over step sizes x seeds.
 
+The models come from a finished training sweep (``from_sweep``: its selected trials, by MLflow
+run id), from given run folders, or are trained here (``training``).
 Resumable at two levels: a model whose run folder holds ``model.pt`` and ``results.json`` is
 reused (an unfinished one resumes from its checkpoints, as ``harness train`` does), and each
 (model, step size) cell stores its rows under ``<runs_dir>/md/`` once done, so a rerun skips
@@ -24,8 +26,10 @@ from harness.md.reference import Reference, load_reference
 from harness.md.results import json_safe, summarise, trajectory_row, write_results
 from harness.md.runner import MDSettings, simulate
 from harness.md.single import DTYPES
+from harness.md.sweep_models import selected_trial_run
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
-from harness.md.tracking import log_md_run, tag_model_run
+from harness.md.tracking import log_md_run, supersede_md_runs, tag_model_run
+from harness.sweeps.plan import number
 from harness.sweeps.spec import deep_merge
 
 NVE_COLUMNS = ("stable", "time_to_failure_ps")
@@ -54,8 +58,12 @@ def training_config(spec: MDSweepSpec, arm: ArmSpec, seed: int) -> dict[str, Any
     return config
 
 
-def trained_model(spec: MDSweepSpec, arm: ArmSpec, slot: int, source: str) -> Path:
-    """The run folder of the arm's model for training seed number ``slot``, trained if needed."""
+def trained_model(spec: MDSweepSpec, arm: ArmSpec, slot: int, source: str) -> Path | str:
+    """The arm's model for training seed number ``slot``: the sweep trial's MLflow run id, a
+    given run folder, or the run folder of a model trained here if needed."""
+    if spec.from_sweep is not None:
+        return selected_trial_run(spec.from_sweep, arm.method, spec.from_sweep.seeds[slot],
+                                  spec.tracking.uri, source)
     if arm.run_dirs is not None:
         return Path(arm.run_dirs[slot])
     from harness.train.config import parse_config
@@ -98,28 +106,32 @@ def cell_rows(spec: MDSweepSpec, loaded: LoadedModel, reference: Reference, step
     return rows
 
 
-def run_sweep(path: str | Path) -> dict[str, Any]:
-    """Run (or resume) the sweep; returns {"summary", "files"}."""
+def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the sweep; returns {"summary", "files"}. ``tracking_uri`` overrides the
+    spec's MLflow store (where ``from_sweep`` models are found and MD runs are logged)."""
     spec = load_spec(path)
+    if tracking_uri:
+        spec.tracking.uri = tracking_uri
     if spec.cpu_threads is not None:
         torch.set_num_threads(spec.cpu_threads)
     md = spec.md
     reference = load_reference(spec.dataset, md.reference_level, md.start_frame, md.histogram)
     rows: list[dict[str, Any]] = []
     for arm in spec.arms:
-        for slot, training_seed in enumerate(spec.training.seeds):
+        for slot, training_seed in enumerate(spec.training_seeds):
             folder = trained_model(spec, arm, slot, str(path))
-            loaded = load_model(folder, DTYPES[md.dtype], spec.device)
+            loaded = load_model(folder, DTYPES[md.dtype], spec.device, spec.tracking.uri)
             if loaded.method and loaded.method != arm.method:
                 raise ConfigError(str(path), f"arms.{spec.arms.index(arm)}.run_dirs",
                                   f"'{folder}' holds a '{loaded.method}' model, not "
                                   f"'{arm.method}'")
             identity = {"sweep": spec.name, "molecule": reference.molecule,
                         "model": loaded.model.registry_name, "method": arm.method,
-                        "label": arm.name, "budget": str(spec.training.budget),
+                        "label": arm.name, "budget": number(spec.budget),
                         "training_seed": str(training_seed),
                         "model_run_id": loaded.run_id or ""}
-            if spec.tracking.enabled and loaded.run_id and arm.run_dirs is None:
+            if (spec.tracking.enabled and loaded.run_id and arm.run_dirs is None
+                    and spec.from_sweep is None):
                 tag_model_run(loaded.run_id, spec.tracking.uri, identity)
             for step_fs in md.step_sizes_fs:
                 rows += cached_cell(spec, arm, training_seed, step_fs, loaded, reference,
@@ -131,7 +143,11 @@ def run_sweep(path: str | Path) -> dict[str, Any]:
 def cached_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: float,
                 loaded: LoadedModel, reference: Reference, identity: dict[str, str]
                 ) -> list[dict[str, Any]]:
-    """A finished cell's stored rows, or the cell run now, logged to MLflow and stored."""
+    """A finished cell's stored rows, or the cell run now, logged to MLflow and stored.
+
+    Stored rows of another model (the sweep retrained it for new code or data) are run again,
+    and their MLflow runs are marked superseded so that no report counts both.
+    """
     cell_path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
                  / f"step_{step_fs:g}fs.json")
     settings = spec.md.model_dump(mode="json")
@@ -141,12 +157,16 @@ def cached_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: fl
             raise ConfigError(spec.name, "md",
                               f"changed since '{cell_path}' was run: use another runs_dir or "
                               "delete its md/ folder")
-        return stored["rows"]
+        if stored.get("model_source", loaded.source) == loaded.source:
+            return stored["rows"]
+        if spec.tracking.enabled:
+            supersede_md_runs(spec.name, spec.tracking.uri, stored.get("model_source", ""))
     rows = [{**identity, "model_source": loaded.source, "dtype": spec.md.dtype, **row}
             for row in cell_rows(spec, loaded, reference, step_fs)]
     if spec.tracking.enabled:
         for row in rows:
             log_md_run(row, spec.name, spec.tracking.uri, identity,
                        {"model_source": loaded.source, "dtype": spec.md.dtype})
-    write_json_atomically(cell_path, json_safe({"md": settings, "rows": rows}))
+    write_json_atomically(cell_path, json_safe({"md": settings, "model_source": loaded.source,
+                                                "rows": rows}))
     return rows

@@ -1,6 +1,9 @@
 """The MD stability sweep's spec (``sweeps/md-stability.yaml``): pydantic models of the YAML.
 
-Arms are training methods compared at one data budget (in accurate-label equivalents):
+The arms' models come from one of two places. ``from_sweep`` takes them from a finished
+training sweep (its selected trial per method and seed, found in MLflow), so that the models
+are trained once, by the one sweep machinery, and MD only runs dynamics on them. ``training``
+trains them here instead:
 ``standard`` spends it all on accurate labels; the methods with cheap labels (asteroid,
 no_bat, no_ft, inaccurate_only) train on ``budget - accurate_given_up`` accurate frames and as
 many cheap frames as the given-up labels buy at the cost ratio (the training config's own
@@ -46,6 +49,18 @@ class TrainingSpec(Strict):
         if self.accurate_given_up >= self.budget:
             raise ValueError("accurate_given_up must be below budget")
         return self
+
+
+class FromSweepSpec(Strict):
+    """The models of a finished training sweep: per arm and seed, the trial the sweep selected
+    (its gamma chosen on validation frames) at ``budget`` and ``inaccurate_level``."""
+
+    spec: str = Field(description="the training sweep's YAML spec")
+    profile: str = "default"
+    budget: float = Field(gt=0, description="accurate-label equivalents, equal for every arm")
+    inaccurate_level: str = "xtb"
+    model: str | None = Field(None, description="the sweep's model key; None: its only model")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
 
 class ArmSpec(Strict):
@@ -100,21 +115,38 @@ class MDSweepSpec(Strict):
     results: str | None = Field(None, description="None: results/<name> (.csv and .json)")
     device: Literal["cpu", "cuda"] = "cpu"
     cpu_threads: int | None = Field(1, ge=1)
-    training: TrainingSpec
+    training: TrainingSpec | None = None
+    from_sweep: FromSweepSpec | None = None
     arms: list[ArmSpec] = Field(min_length=1)
     md: MDSweepSettings
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
 
     @model_validator(mode="after")
     def _arms_are_distinct_and_complete(self) -> MDSweepSpec:
+        if (self.training is None) == (self.from_sweep is None):
+            raise ValueError("give exactly one of 'training' (train the arms here) and "
+                             "'from_sweep' (take them from a finished training sweep)")
         names = [arm.name for arm in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names (label, else method) must be distinct: {names}")
         for arm in self.arms:
-            if arm.run_dirs is not None and len(arm.run_dirs) != len(self.training.seeds):
+            if arm.run_dirs is not None and self.from_sweep is not None:
+                raise ValueError(f"arm '{arm.name}': run_dirs and from_sweep exclude each "
+                                 "other")
+            if arm.run_dirs is not None and len(arm.run_dirs) != len(self.training_seeds):
                 raise ValueError(f"arm '{arm.name}': run_dirs needs one folder per training "
-                                 f"seed ({len(self.training.seeds)})")
+                                 f"seed ({len(self.training_seeds)})")
         return self
+
+    @property
+    def training_seeds(self) -> list[int]:
+        source = self.from_sweep if self.from_sweep is not None else self.training
+        return source.seeds
+
+    @property
+    def budget(self) -> float:
+        source = self.from_sweep if self.from_sweep is not None else self.training
+        return source.budget
 
     @property
     def runs_path(self) -> Path:
@@ -136,7 +168,12 @@ def load_spec(path: str | Path) -> MDSweepSpec:
     path = Path(path)
     content = read_yaml_file(path)
     spec = parse_spec(content, str(path))
-    for key, value in (("dataset", spec.dataset), ("training.config", spec.training.config)):
+    named = [("dataset", spec.dataset)]
+    if spec.training is not None:
+        named.append(("training.config", spec.training.config))
+    if spec.from_sweep is not None:
+        named.append(("from_sweep.spec", spec.from_sweep.spec))
+    for key, value in named:
         if not Path(value).exists():
             raise ConfigError(str(path), key, f"'{value}' does not exist (relative to "
                                               f"{Path.cwd()})")

@@ -62,3 +62,19 @@ def tag_model_run(run_id: str, tracking_uri: str | None, tags: dict[str, str]) -
     for key, value in {ROLE_TAG: MODEL_ROLE, **tags}.items():
         if key != "model_run_id":
             client.set_tag(run_id, key, str(value))
+
+
+def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: str) -> None:
+    """Tag ``superseded=true`` on the MD runs of a model that has since been replaced."""
+    from mlflow.tracking import MlflowClient
+
+    from harness.train.tracking import resolve_tracking_uri
+
+    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
+    found = client.get_experiment_by_name(experiment)
+    if found is None or not model_source:
+        return
+    query = f"tags.`{ROLE_TAG}` = '{ROLE}'"
+    for run in client.search_runs([found.experiment_id], query, max_results=10000):
+        if run.data.params.get("model_source") == model_source:
+            client.set_tag(run.info.run_id, "superseded", "true")

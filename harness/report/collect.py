@@ -6,7 +6,8 @@ selected, code_version and data_hash (runs of an older generation, which a sweep
 change of code or data, carry superseded=true and are left out); their metrics are
 test.force_mae, test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and
 wall_seconds. MD runs carry
-``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics.
+``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics (and
+superseded=true once their model was replaced, which leaves them out).
 
 Nothing here is created in the store: a tracking URI that names a missing database or an
 unreachable server is an error, not an empty report.
@@ -39,7 +40,7 @@ TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
                  "training.stages_still_improving": "stages_still_improving",
                  "training.fine_tuning_worse_than_stage1": "fine_tuning_worse"}
 MD_TAGS = ("sweep", "molecule", "model", "method", "label", "budget", "step_size_fs", "seed",
-           "model_run_id")
+           "model_run_id", "superseded")
 MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_ps",
               "md.steps_per_second": "steps_per_second", "md.hr_mae": "hr_mae",
               "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
@@ -165,7 +166,8 @@ def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
+    """MD runs with typed columns; runs of a model that was replaced since are left out."""
+    frame = frame[frame["superseded"] != "true"].copy()
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["arm"] = frame["label"].where(frame["label"] != "", frame["method"])
     frame["step_size_fs"] = _numbers(frame["step_size_fs"])

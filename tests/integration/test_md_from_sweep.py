@@ -1,0 +1,122 @@
+"""``harness md sweep`` on the models of a finished training sweep (``from_sweep``).
+
+A tiny sweep trains standard, ASTEROID (two gammas) and xTB-only models; the MD sweep then runs
+dynamics on exactly the trials the sweep selected, found in MLflow, and trains nothing itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from sweep_checks import (
+    mlflow_runs,
+    run_sweep,
+    sweep_command,
+    tracking_uri,
+    write_tiny_spec,
+)
+
+from harness.cli import main
+from harness.md.tracking import log_md_run, supersede_md_runs
+from harness.report.collect import MD_METRICS, MD_TAGS, Store, _records, typed_md
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def md_spec(folder: Path, sweep_spec: Path, methods: list[str]) -> dict[str, Any]:
+    return {
+        "name": "md-from-sweep-test", "dataset": str(PROJECT_ROOT / "data" / "ethanol"),
+        "runs_dir": str(folder / "md-runs"), "results": str(folder / "results" / "md"),
+        "from_sweep": {"spec": str(sweep_spec), "budget": 6, "inaccurate_level": "xtb",
+                       "seeds": [0]},
+        "arms": [{"method": method} for method in methods],
+        "md": {"step_sizes_fs": [0.5], "duration_ps": 0.02, "seeds": 2,
+               "save_interval_fs": 5.0},
+        "tracking": {"uri": tracking_uri(folder)},
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("md-from-sweep")
+    spec = write_tiny_spec(folder, methods=["standard", "asteroid", "inaccurate_only"])
+    run_sweep(sweep_command(spec, folder, workers=1))
+    return folder, spec
+
+
+def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
+        finished_sweep: tuple[Path, Path], tmp_path: Path) -> None:
+    folder, sweep_spec = finished_sweep
+    spec = md_spec(folder, sweep_spec, ["asteroid", "standard", "inaccurate_only"])
+    spec["runs_dir"] = str(tmp_path / "md-runs")
+    spec_path = tmp_path / "md.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["md", "sweep", str(spec_path)]) == 0
+
+    selected = {run.data.tags["method"]: run.info.run_id
+                for run in mlflow_runs(folder, "tiny")
+                if run.data.tags.get("selected") == "true"}
+    rows = pd.read_csv(Path(spec["results"]).with_suffix(".csv"))
+    assert len(rows) == 3 * 2  # arms x MD seeds at one step size
+    for method, model_run in rows.groupby("method")["model_run_id"]:
+        assert set(model_run) == {selected[method]}
+    assert not (tmp_path / "md-runs" / "models").exists()  # nothing trained here
+    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+
+    assert main(["md", "sweep", str(spec_path)]) == 0  # resumed: nothing runs again
+    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+
+
+def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path],
+                                               tmp_path: Path) -> None:
+    folder, sweep_spec = finished_sweep
+    spec = md_spec(folder, sweep_spec, ["standard"])
+    spec.update(name="md-replaced-test", runs_dir=str(tmp_path / "md-runs"))
+    spec_path = tmp_path / "md.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["md", "sweep", str(spec_path)]) == 0
+    (cell,) = (tmp_path / "md-runs" / "md").glob("*/*.json")
+    stored = json.loads(cell.read_text())
+    stored["model_source"] = "runs:/0123456789abcdef0123456789abcdef/model.pt"  # an older model
+    cell.write_text(json.dumps(stored))
+    assert main(["md", "sweep", str(spec_path)]) == 0
+    assert len(mlflow_runs(folder, "md-replaced-test", "md")) == 4
+    assert json.loads(cell.read_text())["model_source"] != stored["model_source"]
+
+
+def test_an_arm_the_sweep_did_not_train_is_a_one_line_error(
+        finished_sweep: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
+    folder, sweep_spec = finished_sweep
+    spec = md_spec(folder, sweep_spec, ["no_bat"])
+    spec_path = tmp_path / "md.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["md", "sweep", str(spec_path)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "no finished, selected 'no_bat' trial of sweep 'tiny'" in error
+    assert "harness sweep run" in error and str(spec_path) in error
+
+
+def test_md_runs_of_a_replaced_model_are_marked_superseded(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    row = {"step_fs": 0.5, "seed": 0, "ensemble": "langevin", "stable": 1.0}
+    for source in ("runs:/old/model.pt", "runs:/new/model.pt"):
+        log_md_run(row, "md-superseded", uri, {"method": "standard"},
+                   {"model_source": source})
+    supersede_md_runs("md-superseded", uri, "runs:/old/model.pt")
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("md-superseded")
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(run.data.tags.get("superseded", "") for run in runs) == ["", "true"]
+    store = Store(uri, client, {experiment.experiment_id: "md-superseded"})
+    kept = typed_md(_records(store, runs, MD_TAGS, MD_METRICS))
+    assert len(kept) == 1
