@@ -160,6 +160,9 @@ class MDSweepSpec(Strict):
 def parse_spec(content: Any, source: str) -> MDSweepSpec:
     if not isinstance(content, dict):
         raise ConfigError(source, "<top>", "expected a mapping of keys to values")
+    if "methods" in content and "datasets" in content:
+        raise ConfigError(source, "<top>", "this is a training sweep spec (it has 'datasets' "
+                          f"and 'methods'): run `harness sweep run {source}`")
     return validated(MDSweepSpec, content, source)
 
 

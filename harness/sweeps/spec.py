@@ -222,6 +222,9 @@ def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> Swe
     if not isinstance(content, dict):
         raise ConfigError(source, "<top>", "expected a mapping of keys to values")
     content = dict(content)
+    if "arms" in content and "md" in content:
+        raise ConfigError(source, "<top>", "this is an MD spec (it has 'arms' and 'md'): run "
+                          f"`harness md sweep {source}`")
     if "profile" in content:
         raise ConfigError(source, "profile", "choose the profile on the command line "
                           "(--profile); define profiles under 'profiles'")

@@ -46,6 +46,26 @@ def test_the_shipped_md_stability_spec_is_valid(in_project_root: None) -> None:
     assert spec.md.friction_per_fs == 0.002 and spec.md.temperature_K == 500.0
 
 
+def test_the_default_md_spec_takes_the_default_sweeps_models(in_project_root: None) -> None:
+    from harness.sweeps.spec import load_spec as load_training_spec
+
+    spec = load_spec("sweeps/md-default.yaml")
+    assert spec.training is None and spec.from_sweep is not None
+    sweep = load_training_spec(spec.from_sweep.spec, spec.from_sweep.profile)
+    trained = {method.name for method in sweep.methods}
+    assert {arm.method for arm in spec.arms} <= trained
+    assert spec.budget in sweep.budgets and set(spec.training_seeds) <= set(sweep.seeds)
+
+
+def test_a_spec_of_the_other_kind_says_which_command_it_needs(in_project_root: None) -> None:
+    from harness.sweeps.spec import load_spec as load_training_spec
+
+    with pytest.raises(ConfigError, match="harness sweep run sweeps/default.yaml"):
+        load_spec("sweeps/default.yaml")
+    with pytest.raises(ConfigError, match="harness md sweep sweeps/md-default.yaml"):
+        load_training_spec("sweeps/md-default.yaml")
+
+
 @pytest.mark.parametrize(("change", "key"), [
     ({"arms": [{"method": "delta_ml"}]}, "arms.0.method"),
     ({"md": {"step_sizes_fs": [0.5, -1.0], "duration_ps": 1.0, "seeds": 2}}, "md"),
@@ -57,6 +77,7 @@ def test_the_shipped_md_stability_spec_is_valid(in_project_root: None) -> None:
     ({"arms": [{"method": "standard", "run_dirs": ["a", "b"]}]}, "<top>"),
     ({"dataset": "data/no-such-molecule"}, "dataset"),
     ({"arms": [{"method": "standard", "run_dirs": ["runs/not-there"]}]}, "arms.0.run_dirs.0"),
+    ({"from_sweep": {"spec": "sweeps/default.yaml", "budget": 25}}, "<top>"),
 ])
 def test_spec_mistakes_name_the_file_and_key(tmp_path: Path, in_project_root: None,
                                               change: dict[str, Any], key: str) -> None:
