@@ -187,7 +187,7 @@ def _write(staging: Path, store: collect.Store, trials: pd.DataFrame, md: pd.Dat
                                          float_format="%.6g")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     (folder / "report.md").write_text(markdown(report), encoding="utf-8")
-    (folder / "report.html").write_text(html(report), encoding="utf-8")
+    (folder / "report.html").write_text(html(report, folder), encoding="utf-8")
     return folder, report.headline
 
 

@@ -43,7 +43,9 @@ def test_report_writes_its_files_and_logs_them_to_a_report_run(writable_store: s
     assert "## Provenance" in text and "by harness report from 19 trial runs" in text
     assert "*No setting run at two or more cost ratios.*" in text
     assert "**0.320 ± 0.028**" in text and "0.840" in text  # bold best; the paper's ethanol
-    assert "<b>" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "<b>" in page and page.count('<img src="data:image/png;base64,') == len(
+        [name for name in names if name.startswith("figures/")])
     [report_run] = _runs(writable_store, "toy", "report")
     logged = {info.path for info in _client(writable_store).list_artifacts(
         report_run.info.run_id, "report")}
