@@ -140,7 +140,9 @@ def budget_figures(trials: pd.DataFrame, folder: Path) -> list[Figure]:
                       _series_name(method, level, ratio, int(line["n"].max())),
                       MARKERS[index % len(MARKERS)], **style)
         _log_ticks(axis, sorted(summary["budget"].unique()))
-        axis.set(xlabel=BUDGET_LABEL, ylabel=MAE_LABEL)
+        accurate = set(frame["accurate_level"]) - {""}
+        axis.set(xlabel=f"budget ({level_name(accurate.pop())}-label equivalents)"
+                 if len(accurate) == 1 else BUDGET_LABEL, ylabel=MAE_LABEL)
         _title(axis, f"Test force MAE against budget: {_place(frame)}")
         _legend_outside(axis)
         figures.append(Figure(_save(figure, folder, f"force-mae-vs-budget {group.name}"),
