@@ -20,6 +20,7 @@ import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ import pandas as pd
 from harness.errors import ConfigError
 from harness.redaction import redact
 from harness.report import collect, figures, tables, versions
+from harness.report.arms import comparisons
 from harness.report.bias import bias_statistics, bias_tables_summary
 from harness.report.comparison import paper_tables
 from harness.report.document import Figure, Report, Section, Table
-from harness.report.headline import comparisons, headline, headline_metrics
+from harness.report.headline import headline, headline_metrics
+from harness.report.md_headline import md_lines
 from harness.report.render import html, markdown
 
 ARTIFACT_FOLDER = "report"
@@ -73,12 +76,14 @@ def _trials_section(trials: pd.DataFrame) -> Section:
 
 
 def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
-             bias_data: dict[str, dict[str, np.ndarray]], figure_folder: Path
-             ) -> tuple[Report, dict[str, Any]]:
+             bias_data: dict[str, dict[str, np.ndarray]], figure_folder: Path,
+             profile: str | None = None) -> tuple[Report, dict[str, Any]]:
     """The report and its metrics (for metrics.json); writes the figures."""
     statistics = bias_statistics(trials, bias_data)
     found = comparisons(trials, statistics)
+    made = datetime.now(timezone.utc)
     sections = [
+        Section("Provenance", paragraphs=versions.provenance(trials, profile, made)),
         _section("Force error by method and budget (paper Tables 1-2, Figures 3-4)",
                  "No finished, selected trials in the record.", tables.accuracy_tables(trials),
                  figures.budget_figures(trials, figure_folder)),
@@ -107,7 +112,7 @@ def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
                "trials": {state.lower(): int(n)
                           for state, n in trials["status"].value_counts().items()},
                "versions": versions.counts(trials)}
-    lines = [*versions.summary_lines(trials), *headline(found, trials)]
+    lines = [*versions.summary_lines(trials), *headline(found, trials), *md_lines(md)]
     return Report(title, lines, sections), metrics
 
 
@@ -171,18 +176,18 @@ def _swap_in(staged: Path, out: Path) -> None:
         shutil.rmtree(previous)
 
 
-def _write(staging: Path, store: collect.Store, trials: pd.DataFrame, md: pd.DataFrame
-           ) -> tuple[Path, list[str]]:
+def _write(staging: Path, store: collect.Store, trials: pd.DataFrame, md: pd.DataFrame,
+           profile: str | None) -> tuple[Path, list[str]]:
     folder = staging / "report"
     (folder / FIGURES).mkdir(parents=True)
     bias_data = collect.download_bias_tables(store, trials, staging / "artifacts")
     title = "ASTEROID harness report: " + ", ".join(sorted(set(store.experiments.values())))
-    report, metrics = assemble(title, trials, md, bias_data, folder / FIGURES)
+    report, metrics = assemble(title, trials, md, bias_data, folder / FIGURES, profile)
     collect.results_table(trials).to_csv(folder / "results.csv", index=False,
                                          float_format="%.6g")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     (folder / "report.md").write_text(markdown(report), encoding="utf-8")
-    (folder / "report.html").write_text(html(report), encoding="utf-8")
+    (folder / "report.html").write_text(html(report, folder), encoding="utf-8")
     return folder, report.headline
 
 
@@ -234,7 +239,7 @@ def build_report(tracking_uri: str | None, experiments: list[str] | None, out: P
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=_staging_prefix(out)) as staging:
-        folder, lines = _write(Path(staging), store, trials, md)
+        folder, lines = _write(Path(staging), store, trials, md, profile)
         _swap_in(folder, out)
     files = sorted(path for path in out.rglob("*") if path.is_file())
     return ReportOutcome(out, files, log_report(store, out), lines)

@@ -6,8 +6,9 @@ selected, code_version and data_hash (runs of an older generation, which a sweep
 change of code or data, carry superseded=true and are left out); their metrics are
 test.force_mae, test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and
 wall_seconds. MD runs carry
-``harness.role=md`` with method, step_size_fs, seed, molecule and md.* metrics (and
-superseded=true once their model was replaced, which leaves them out).
+``harness.role=md`` with method, step_size_fs, seed (of the trajectory), training_seed,
+molecule, md.* metrics and the params duration_ps and temperature_K (and superseded=true once
+their model was replaced, which leaves them out).
 
 Nothing here is created in the store: a tracking URI that names a missing database or an
 unreachable server is an error, not an empty report.
@@ -40,7 +41,8 @@ TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
                  "training.stages_still_improving": "stages_still_improving",
                  "training.fine_tuning_worse_than_stage1": "fine_tuning_worse"}
 MD_TAGS = ("sweep", "molecule", "model", "method", "label", "budget", "step_size_fs", "seed",
-           "model_run_id", "superseded")
+           "training_seed", "model_run_id", "superseded")
+MD_PARAMS = ("duration_ps", "temperature_K")
 MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_ps",
               "md.steps_per_second": "steps_per_second", "md.hr_mae": "hr_mae",
               "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
@@ -127,8 +129,8 @@ def _search(store: Store, role: str) -> list[Any]:
     return runs
 
 
-def _records(store: Store, runs: list[Any], tags: tuple[str, ...], metrics: dict[str, str]
-             ) -> pd.DataFrame:
+def _records(store: Store, runs: list[Any], tags: tuple[str, ...], metrics: dict[str, str],
+             params: tuple[str, ...] = ()) -> pd.DataFrame:
     records = []
     for run in runs:
         record: dict[str, Any] = {"experiment": store.experiments[run.info.experiment_id],
@@ -137,8 +139,10 @@ def _records(store: Store, runs: list[Any], tags: tuple[str, ...], metrics: dict
         record.update({name: run.data.tags.get(name, "") for name in tags})
         record.update({column: run.data.metrics.get(key, math.nan)
                        for key, column in metrics.items()})
+        record.update({name: run.data.params.get(name, "") for name in params})
         records.append(record)
-    columns = ["experiment", "run_id", "status", "start_time", *tags, *metrics.values()]
+    columns = ["experiment", "run_id", "status", "start_time", *tags, *metrics.values(),
+               *params]
     return pd.DataFrame.from_records(records, columns=columns)
 
 
@@ -172,6 +176,8 @@ def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
     frame["arm"] = frame["label"].where(frame["label"] != "", frame["method"])
     frame["step_size_fs"] = _numbers(frame["step_size_fs"])
     frame["seed"] = _numbers(frame["seed"]).astype("Int64")
+    for name in MD_PARAMS:
+        frame[name] = _numbers(frame[name]) if name in frame else math.nan
     return frame
 
 
@@ -186,7 +192,7 @@ def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:
 
 
 def md_runs(store: Store) -> pd.DataFrame:
-    return typed_md(_records(store, _search(store, "md"), MD_TAGS, MD_METRICS))
+    return typed_md(_records(store, _search(store, "md"), MD_TAGS, MD_METRICS, MD_PARAMS))
 
 
 def results_table(trials: pd.DataFrame) -> pd.DataFrame:

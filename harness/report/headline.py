@@ -1,106 +1,77 @@
-"""The report's first lines: does ASTEROID beat standard training at the smallest budget?
+"""The report's first lines: at each budget, which method is most accurate, and does ASTEROID
+beat standard training and the best baseline, by how much and on what evidence?
 
-For every sweep, molecule, model, inaccurate level and cost ratio with selected ASTEROID and
-standard trials, the smallest budget both reached is compared by the mean test force MAE over
-seeds (kcal/mol/A); the relative reduction is 1 - MAE(ASTEROID) / MAE(standard). The sentence
-says plainly whether there is a gain, how large, against the paper's claim, and, without a
-clear gain, what the record shows about why (spread over seeds, failed trials, the weights).
+For every sweep, molecule and budget with selected ASTEROID and standard trials, the most
+accurate method (lowest mean test force MAE over seeds, kcal/mol/A) is named first, with what
+it needs at inference. Each ASTEROID setting is then set against standard training on the
+same model and against the best baseline; every "beats" carries the seed counts, the 95%
+confidence interval of the reduction in MAE and Welch's t-test (``evidence``), and a
+difference whose interval includes zero is said to be not established. Names are plain
+(``names``); the paper's claim and, without a clear gain, what the record shows about why
+(failed trials, the weights) follow.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from harness.report.arms import Arm, Comparison, Place, arms_by_place, best
+from harness.report.evidence import THIN_SEEDS, p_text, welch
+from harness.report.names import OWN_MODEL, budget_name, inference_note, model_name
 from harness.report.paper import CLAIMED_REDUCTION, HEADLINE_REDUCTION
-from harness.report.summary import ASTEROID, STANDARD, UNIT, number_text, selected, sort_rows
+from harness.report.summary import UNIT, selected
 
 LOW_MEAN_WEIGHT, HIGH_MEAN_WEIGHT = 0.1, 0.9
 UNTRAINED_BY_STEPS = ("sgdml", "ani1ccx")
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """Standard against ASTEROID at one budget; means, stds and seed counts of force MAE."""
-
-    sweep: str
-    molecule: str
-    model: str
-    inaccurate_level: str
-    cost_ratio: str
-    budget: float
-    standard_mean: float
-    standard_std: float
-    standard_n: int
-    asteroid_mean: float
-    asteroid_std: float
-    asteroid_n: int
-    failed_asteroid_trials: int
-    mean_weight: float
-
-    @property
-    def relative_reduction(self) -> float:
-        return 1.0 - self.asteroid_mean / self.standard_mean
-
-    @property
-    def within_noise(self) -> bool:
-        spread = max((std for std in (self.standard_std, self.asteroid_std)
-                      if not math.isnan(std)), default=math.nan)
-        return abs(self.standard_mean - self.asteroid_mean) <= spread
-
-    @property
-    def key(self) -> str:
-        ratio = f"/r{self.cost_ratio}" if self.cost_ratio else ""
-        return (f"{self.sweep}/{self.molecule}/{self.model}/{self.inaccurate_level}{ratio}"
-                f"/b{number_text(self.budget)}")
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _mean_std_n(values: pd.Series) -> tuple[float, float, int]:
-    return float(values.mean()), float(values.std()), int(values.count())
+def _value(arm: Arm) -> str:
+    return f"{arm.mean:.3f}" if math.isnan(arm.std) else f"{arm.mean:.3f} ± {arm.std:.3f}"
 
 
-def comparisons(trials: pd.DataFrame, bias_statistics: pd.DataFrame) -> list[Comparison]:
-    """One comparison per setting that has both methods at a common budget."""
-    chosen = sort_rows(selected(trials))
-    found = []
-    keys = ["sweep", "molecule", "model", "inaccurate_level", "cost_ratio"]
-    for (sweep, molecule, model, level, ratio), asteroid in chosen[
-            chosen["method"] == ASTEROID].groupby(keys, sort=False):
-        standard = chosen[(chosen["method"] == STANDARD) & (chosen["inaccurate_level"] == "")
-                          & (chosen["sweep"] == sweep) & (chosen["molecule"] == molecule)
-                          & (chosen["model"] == model)]
-        common = sorted(set(asteroid["budget"]) & set(standard["budget"]))
-        if not common:
-            continue
-        budget = float(common[0])
-        attempted = trials[(trials["method"] == ASTEROID) & (trials["sweep"] == sweep)
-                           & (trials["molecule"] == molecule) & (trials["model"] == model)
-                           & (trials["inaccurate_level"] == level)
-                           & (trials["cost_ratio"] == ratio) & (trials["budget"] == budget)]
-        weights = bias_statistics[bias_statistics["run_id"].isin(
-            asteroid[asteroid["budget"] == budget]["run_id"])]["weight_mean"]
-        found.append(Comparison(
-            sweep, molecule, model, level, ratio, budget,
-            *_mean_std_n(standard[standard["budget"] == budget]["force_mae"]),
-            *_mean_std_n(asteroid[asteroid["budget"] == budget]["force_mae"]),
-            int((attempted["status"] == "FAILED").sum()),
-            float(weights.mean()) if weights.notna().any() else math.nan))
-    return found
+def versus(arm: Arm, other: Arm, other_name: str, with_model: bool) -> str:
+    """``arm`` against ``other`` in one sentence: a claim only where the evidence holds it."""
+    reduction = welch(other.values, arm.values)  # MAE(other) - MAE(arm): > 0 where arm is lower
+    change = 1.0 - arm.mean / other.mean
+    name = arm.name(with_model)
+    numbers = (f"{_value(arm)} against {_value(other)} {UNIT} ({arm.n} and "
+               f"{_seeds(other.n)}), {abs(change):.1%} {'lower' if change > 0 else 'higher'}")
+    if not reduction.tested:
+        why = "one seed per method" if min(arm.n, other.n) < 2 else "no spread over seeds"
+        return f"{name} against {other_name}: {numbers}; with {why} no test is possible."
+    interval = (f"reduction {reduction.estimate:.3f} {UNIT}, 95% CI {reduction.low:.3f} to "
+                f"{reduction.high:.3f}, Welch t-test {p_text(reduction.p_value)}")
+    if reduction.established:
+        verb = "beats" if change > 0 else "is worse than"
+        return f"{name} {verb} {other_name}: {numbers} ({interval})."
+    verb = "is not clearly better than" if change > 0 else "does not beat"
+    return (f"{name} {verb} {other_name}: {numbers} on average, but the 95% CI of the "
+            f"reduction includes zero ({interval}).")
 
 
-def _value(mean: float, std: float) -> str:
-    return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
+def _paper_claim(comparison: Comparison) -> str:
+    reduction = comparison.relative_reduction
+    if reduction <= 0:
+        return ""
+    claim = "meets" if reduction >= CLAIMED_REDUCTION else "falls short of"
+    model = comparison.asteroid.model
+    paper = HEADLINE_REDUCTION.get(model)
+    reported = (f" (it reports {paper:.1%} for {model_name(model)} with DFT data, section 5.2)"
+                if paper else "")
+    return (f"The mean reduction {claim} the paper's claim of at least "
+            f"{CLAIMED_REDUCTION:.0%} lower{reported}.")
 
 
 def _why(comparison: Comparison) -> list[str]:
+    """What the record shows when there is no clear gain: failures, weights near 0 or 1."""
     reasons = []
-    if min(comparison.standard_n, comparison.asteroid_n) < 2:
-        reasons.append("With a single seed there is no spread to judge the difference by.")
-    elif comparison.within_noise:
-        reasons.append("The difference is within one standard deviation over seeds.")
     if comparison.failed_asteroid_trials:
         reasons.append(f"{comparison.failed_asteroid_trials} ASTEROID trial(s) at this budget "
                        "failed (see failure_reason in MLflow).")
@@ -115,51 +86,92 @@ def _why(comparison: Comparison) -> list[str]:
     return reasons
 
 
-def sentence(comparison: Comparison) -> str:
-    """The verdict for one setting, in words."""
+def comparison_sentences(comparison: Comparison, with_model: bool = False) -> list[str]:
+    """ASTEROID against standard training, the paper's claim, why, then the baselines."""
     c = comparison
-    setting = (f"{c.sweep}: {c.molecule}, {c.model}, inaccurate level {c.inaccurate_level}"
-               + (f", cost ratio {c.cost_ratio}" if c.cost_ratio else "")
-               + f"; {c.asteroid_n} and {c.standard_n} seeds")
-    numbers = (f"test force MAE {_value(c.asteroid_mean, c.asteroid_std)} against "
-               f"{_value(c.standard_mean, c.standard_std)} {UNIT}")
-    budget = f"the smallest budget ({number_text(c.budget)} accurate-label equivalents)"
-    reduction = c.relative_reduction
-    if reduction > 0:
-        claim = "meets" if reduction >= CLAIMED_REDUCTION else "falls short of"
-        paper = HEADLINE_REDUCTION.get(c.model)
-        reported = (f" (it reports {paper:.1%} for {c.model} with DFT data, section 5.2)"
-                    if paper else "")
-        text = (f"ASTEROID beats standard training at {budget}: {numbers}, "
-                f"{reduction:.1%} lower ({setting}). This {claim} the paper's claim of at "
-                f"least {CLAIMED_REDUCTION:.0%} lower{reported}.")
-        extra = _why(c) if reduction < CLAIMED_REDUCTION else []
-    else:
-        text = (f"ASTEROID does not beat standard training at {budget}: {numbers}, "
-                f"{-reduction:.1%} higher ({setting}).")
-        extra = _why(c)
-    return " ".join([text, *extra])
+    sentences = [versus(c.asteroid, c.standard, "standard training", with_model)]
+    sentences += [claim] if (claim := _paper_claim(c)) else []
+    if not (c.versus_standard.established and c.relative_reduction >= CLAIMED_REDUCTION):
+        sentences += _why(c)
+    if c.baseline is not None:
+        note = inference_note(c.baseline.method, c.baseline.level)
+        sentences.append(versus(c.asteroid, c.baseline, f"the best baseline, "
+                                f"{c.baseline.name(with_model)}"
+                                + (f", which {note}" if note else ""), with_model))
+    if c.standalone_baseline is not None:
+        sentences.append(versus(c.asteroid, c.standalone_baseline,
+                                f"{c.standalone_baseline.name(with_model)}, the best baseline "
+                                "that needs no cheap labels at inference", with_model))
+    return sentences
+
+
+def _networks(arms: list[Arm]) -> set[str]:
+    return {arm.model for arm in arms if arm.method not in OWN_MODEL}
+
+
+def best_sentence(place: Place, arms: list[Arm]) -> str:
+    """The most accurate method at one budget, and what it needs at inference."""
+    networks = _networks(arms)
+    top = best(arms)
+    context = f"{place.sweep} sweep" + (f", {model_name(next(iter(networks)))}"
+                                        if len(networks) == 1 else "")
+    note = inference_note(top.method, top.level)
+    return (f"At {budget_name(place.budget, place.accurate_level)} on {place.molecule} "
+            f"({context}), the most accurate method is {top.name(len(networks) > 1)}: test "
+            f"force MAE {_value(top)} {UNIT} over {_seeds(top.n)}"
+            + (f", but it {note}" if note else "") + ".")
+
+
+def _thin(arms: list[Arm]) -> list[str]:
+    fewest = min(arm.n for arm in arms)
+    if fewest >= THIN_SEEDS:
+        return []
+    return [f"The evidence is thin: as few as {_seeds(fewest)} per method (a spread over "
+            f"fewer than {THIN_SEEDS} seeds is itself uncertain)."]
+
+
+def paragraph(place: Place, arms: list[Arm], found: list[Comparison]) -> str:
+    """One budget: the most accurate method, then each ASTEROID setting compared."""
+    with_model = len(_networks(arms)) > 1
+    sentences = [best_sentence(place, arms)]
+    compared: list[Arm] = []
+    for comparison in found:
+        sentences += comparison_sentences(comparison, with_model)
+        compared += [arm for arm in (comparison.asteroid, comparison.standard,
+                                     comparison.baseline, comparison.standalone_baseline)
+                     if arm is not None]
+    return " ".join(sentences + _thin(compared))
+
+
+def _overall(found: list[Comparison]) -> str:
+    established = [c for c in found if c.versus_standard.established
+                   and c.relative_reduction > 0]
+    lower = [c for c in found if c.relative_reduction > 0]
+    text = (f"ASTEROID beats standard training (the 95% CI of the reduction excludes zero) in "
+            f"{len(established)} of {len(found)} comparisons; its mean force MAE is lower in "
+            f"{len(lower)}")
+    if lower:
+        top = max(lower, key=lambda c: c.relative_reduction)
+        text += (f" (largest mean reduction {top.relative_reduction:.1%}: "
+                 f"{top.asteroid.name(True)} at "
+                 f"{budget_name(top.place.budget, top.place.accurate_level)} on "
+                 f"{top.place.molecule})")
+    return text + "."
 
 
 def headline(found: list[Comparison], trials: pd.DataFrame) -> list[str]:
-    """The headline paragraphs: an overall line when there are several settings."""
+    """The headline paragraphs, one per budget; an overall line when there are several."""
     if not found:
         counts = trials["status"].value_counts()
         states = ", ".join(f"{n} {state.lower()}" for state, n in counts.items()) or "none"
         return ["No headline: the record holds no finished, selected ASTEROID and standard "
                 "trials at a common budget in one sweep, molecule and model "
                 f"(trial runs: {states})."]
-    sentences = [sentence(comparison) for comparison in found]
-    caveat = undertraining_caveat(trials)
-    if len(found) == 1:
-        return sentences + caveat
-    wins = [c for c in found if c.relative_reduction > 0]
-    overall = (f"ASTEROID beats standard training at the smallest budget in {len(wins)} of "
-               f"{len(found)} settings")
-    if wins:
-        best = max(wins, key=lambda c: c.relative_reduction)
-        overall += f" (largest reduction {best.relative_reduction:.1%}, {best.key})"
-    return [overall + ".", *sentences, *caveat]
+    paragraphs = [paragraph(place, arms, [c for c in found if c.place == place])
+                  for place, arms in arms_by_place(trials).items()
+                  if any(c.place == place for c in found)]
+    overall = [_overall(found)] if len(found) > 1 else []
+    return [*overall, *paragraphs, *undertraining_caveat(trials)]
 
 
 def undertraining_caveat(trials: pd.DataFrame) -> list[str]:
@@ -193,10 +205,21 @@ def undertraining_caveat(trials: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _number(value: float) -> float | None:
+    """JSON has no NaN: an untested difference is null."""
+    return value if math.isfinite(value) else None
+
+
 def headline_metrics(found: list[Comparison]) -> dict[str, Any]:
     """metrics.json: the headline numbers by setting (for ``dvc metrics show``)."""
-    return {c.key: {"budget": c.budget, "standard_force_mae": c.standard_mean,
-                    "asteroid_force_mae": c.asteroid_mean,
-                    "relative_reduction": c.relative_reduction,
-                    "standard_seeds": c.standard_n, "asteroid_seeds": c.asteroid_n}
-            for c in found}
+    metrics = {}
+    for c in found:
+        reduction = c.versus_standard
+        metrics[c.key] = {
+            "budget": c.place.budget, "standard_force_mae": c.standard.mean,
+            "asteroid_force_mae": c.asteroid.mean, "relative_reduction": c.relative_reduction,
+            "standard_seeds": c.standard.n, "asteroid_seeds": c.asteroid.n,
+            "reduction_ci_low": _number(reduction.low),
+            "reduction_ci_high": _number(reduction.high),
+            "welch_p_value": _number(reduction.p_value)}
+    return metrics

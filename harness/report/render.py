@@ -1,12 +1,15 @@
 """report.md and report.html from one ``Report``: the same words, tables and figures.
 
-Markdown is GitHub's (pipe tables, ``**bold**``); the HTML is a single self-contained page
-(inline style, figures by relative path) so that the report folder can be opened anywhere.
+Markdown is GitHub's (pipe tables, ``**bold**``, figures by relative path); the HTML is a
+single self-contained page (inline style, figures embedded as base64 data URIs) so that
+report.html alone can be mailed, attached or opened anywhere.
 """
 
 from __future__ import annotations
 
+import base64
 from html import escape
+from pathlib import Path
 
 from harness.report.document import Report, Section, Table
 
@@ -78,26 +81,32 @@ def html_table(table: Table) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>{note}")
 
 
-def _html_section(section: Section) -> list[str]:
+def data_uri(png: Path) -> str:
+    """A PNG as a ``data:`` URI, so the page needs no file beside it."""
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _html_section(section: Section, folder: Path) -> list[str]:
     parts = [f"<h2>{escape(section.heading)}</h2>"]
     if section.missing:
         return [*parts, f'<p class="missing">{escape(section.missing)}</p>']
     parts += [f"<p>{escape(paragraph)}</p>" for paragraph in section.paragraphs]
     parts += [html_table(table) for table in section.tables]
-    parts += [f'<figure><img src="{escape(figure.path)}" alt="{escape(figure.caption)}">'
-              f"<figcaption>{escape(figure.caption)}</figcaption></figure>"
-              for figure in section.figures]
+    parts += [f'<figure><img src="{data_uri(folder / figure.path)}" '
+              f'alt="{escape(figure.caption)}"><figcaption>{escape(figure.caption)}'
+              "</figcaption></figure>" for figure in section.figures]
     return parts
 
 
-def html(report: Report) -> str:
+def html(report: Report, folder: Path) -> str:
+    """The page; ``folder`` is the report folder that figure paths are relative to."""
     headline = [f'<p class="headline"><strong>{escape(report.headline[0])}</strong></p>']
     if len(report.headline) > 1:
         headline.append("<ul>" + "".join(f"<li>{escape(paragraph)}</li>"
                                          for paragraph in report.headline[1:]) + "</ul>")
     body = [f"<h1>{escape(report.title)}</h1>", *headline]
     for section in report.sections:
-        body += _html_section(section)
+        body += _html_section(section, folder)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(report.title)}</title><style>{STYLE}</style></head>\n<body>\n"
             + "\n".join(body) + "\n</body></html>\n")

@@ -4,10 +4,13 @@ Every trial run carries ``code_version`` (hash of the source it ran) and ``data_
 its dataset's files). A sweep reruns trials whose versions changed, so a table normally holds
 one version; results kept with ``--keep-stale-results`` (or runs older than these tags) make it
 hold several. The newest run's version is then the reference: every cell with a run of another
-version gets ``MARK`` and the table's note lists the versions.
+version gets ``MARK`` and the table's note lists the versions. The report's provenance lists
+them all, with the date it was made and the profile of its trials.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 import pandas as pd
 
@@ -69,3 +72,27 @@ def counts(trials: pd.DataFrame) -> dict[str, dict[str, int]]:
     return {tag: {str(value): int(n) for value, n in
                   trials[tag].replace("", UNRECORDED).value_counts().items()}
             for tag in VERSION_TAGS if tag in trials}
+
+
+def _dates(start_times: pd.Series) -> str:
+    """The span of the runs' start dates (UTC), from MLflow's milliseconds."""
+    times = pd.to_datetime(start_times.dropna(), unit="ms", utc=True)
+    if times.empty:
+        return "unrecorded"
+    first, last = times.min().strftime("%Y-%m-%d"), times.max().strftime("%Y-%m-%d")
+    return first if first == last else f"{first} to {last}"
+
+
+def provenance(trials: pd.DataFrame, profile: str | None, made: datetime) -> list[str]:
+    """Where the numbers come from: when the report was made, from which profile, and the
+    code versions and data hashes of its trials with their run counts."""
+    profiles = sorted(set(trials.get("profile", pd.Series(dtype=str))) - {""})
+    shown = profile or ", ".join(profiles) or UNRECORDED
+    lines = [f"Made {made.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC by harness report from "
+             f"{len(trials)} trial runs of profile {shown}, started "
+             f"{_dates(trials.get('start_time', pd.Series(dtype=float)))}."]
+    for tag, recorded in counts(trials).items():
+        listed = "; ".join(f"{value} ({n} run{'s' if n > 1 else ''})"
+                           for value, n in recorded.items())
+        lines.append(f"{tag.replace('_', ' ').capitalize()}: {listed}.")
+    return lines

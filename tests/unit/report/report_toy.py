@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.report.collect import (
     MD_METRICS,
+    MD_PARAMS,
     MD_TAGS,
     TRIAL_METRICS,
     TRIAL_TAGS,
@@ -85,7 +86,9 @@ def toy_md_runs() -> list[dict[str, Any]]:
                 stable = seed < n_stable
                 runs.append({"tags": {"method": method, "step_size_fs": f"{step:g}",
                                       "seed": str(seed), "model_run_id": "m1",
-                                      "molecule": MOLECULE, "sweep": "toy-md"},
+                                      "training_seed": "0", "molecule": MOLECULE,
+                                      "sweep": "toy-md"},
+                             "params": {"duration_ps": "1.0", "temperature_K": "500.0"},
                              "metrics": {"md.stable": float(stable),
                                          "md.time_to_failure_ps": 1.0 if stable else 0.4,
                                          "md.steps_per_second": 900.0, "md.hr_mae": 0.05,
@@ -113,10 +116,11 @@ def md_frame_of(runs: list[dict[str, Any]], experiment: str = "toy-md") -> pd.Da
     for index, run in enumerate(runs):
         records.append({"experiment": experiment, "run_id": f"md{index}",
                         "status": run["status"], "start_time": index, "model": MODEL,
-                        "label": "", "budget": "", **run["tags"],
+                        "label": "", "budget": "", **run["tags"], **run.get("params", {}),
                         **{key.removeprefix("md."): value
                            for key, value in run["metrics"].items()}})
-    columns = ["experiment", "run_id", "status", "start_time", *MD_TAGS, *MD_METRICS.values()]
+    columns = ["experiment", "run_id", "status", "start_time", *MD_TAGS, *MD_METRICS.values(),
+               *MD_PARAMS]
     return typed_md(pd.DataFrame.from_records(records, columns=columns))
 
 
@@ -128,7 +132,7 @@ def bias_table(seed: int, gamma: float) -> dict[str, np.ndarray]:
 
 def _log(client: Any, experiment_id: str, runs: list[dict[str, Any]], role: str,
          folder: Path, parent: str | None = None) -> None:
-    from mlflow.entities import Metric, RunTag
+    from mlflow.entities import Metric, Param, RunTag
 
     for run in runs:
         tags = {**run["tags"], "harness.role": role}
@@ -137,6 +141,8 @@ def _log(client: Any, experiment_id: str, runs: list[dict[str, Any]], role: str,
         run_id = client.create_run(experiment_id, tags=tags).info.run_id
         client.log_batch(run_id, metrics=[Metric(METRICS.get(name, name), value, 0, 0)
                                           for name, value in run["metrics"].items()],
+                         params=[Param(key, value)
+                                 for key, value in run.get("params", {}).items()],
                          tags=[RunTag(key, value) for key, value in tags.items()])
         gamma = run["tags"].get("gamma", "")
         if run["tags"].get("method") == "asteroid" and gamma and run["status"] == "FINISHED":

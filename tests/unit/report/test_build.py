@@ -36,10 +36,16 @@ def test_report_writes_its_files_and_logs_them_to_a_report_run(writable_store: s
         "figures/md-stability-toy-md-ethanol.png", "figures/bias-weights-toy-ethanol-egnn-xtb.png"}
     assert len(pd.read_csv(out / "results.csv")) == 19
     text = (out / "report.md").read_text()
-    assert text.splitlines()[2].startswith("**ASTEROID beats standard training")
+    assert text.splitlines()[2].startswith("**ASTEROID beats standard training (the 95% CI of "
+                                           "the reduction excludes zero) in 2 of 2 comparisons")
+    assert "- At 25 CCSD-label equivalents on ethanol (toy sweep, EGNN)" in text
+    assert "- MD on ethanol (toy-md sweep; Langevin at 500 K, 1 ps per trajectory" in text
+    assert "## Provenance" in text and "by harness report from 19 trial runs" in text
     assert "*No setting run at two or more cost ratios.*" in text
     assert "**0.320 ± 0.028**" in text and "0.840" in text  # bold best; the paper's ethanol
-    assert "<b>" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "<b>" in page and page.count('<img src="data:image/png;base64,') == len(
+        [name for name in names if name.startswith("figures/")])
     [report_run] = _runs(writable_store, "toy", "report")
     logged = {info.path for info in _client(writable_store).list_artifacts(
         report_run.info.run_id, "report")}

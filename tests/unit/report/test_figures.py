@@ -1,10 +1,13 @@
-"""Figures are written as PNGs for the settings that have the data, and skipped otherwise."""
+"""Figures are written as PNGs for the settings that have the data, and skipped otherwise;
+they speak plain names, show their n and keep legends off the data."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pytest
 from report_toy import bias_table, frame_of, md_frame_of, toy_md_runs, toy_trials, trial
 
 from harness.report import figures
@@ -50,3 +53,73 @@ def test_bias_histograms_come_from_the_bias_tables(toy_frame: pd.DataFrame, tmp_
     assert statistics["weight_mean"].between(0, 1).all()
     made = figures.bias_figures(statistics, tables, folder)
     assert _written(made, folder) == ["figures/bias-weights-toy-ethanol-egnn-xtb.png"]
+
+
+@pytest.fixture()
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The matplotlib figures as they are saved (drawn, so that extents are final)."""
+    saved: list[Any] = []
+    original = figures._save
+
+    def keep(figure: Any, folder: Path, stem: str) -> str:
+        figure.canvas.draw()
+        saved.append(figure)
+        return original(figure, folder, stem)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    return saved
+
+
+def _legend_texts(axis: Any) -> list[str]:
+    return [text.get_text() for text in axis.get_legend().get_texts()]
+
+
+def _legend_clear_of_data(figure: Any) -> bool:
+    """Every legend lies outside its axes, so it covers no data."""
+    return all(not axis.get_legend().get_window_extent().overlaps(axis.get_window_extent())
+               for axis in figure.axes if axis.get_legend() is not None)
+
+
+def test_budget_figure_shows_own_model_baselines_in_plain_names(
+        tmp_path: Path, drawn: list[Any]) -> None:
+    runs = toy_trials() + [trial("sgdml", 25, seed, 0.9, level="", ratio="", model="sgdml")
+                           for seed in (0, 1)]
+    figures.budget_figures(frame_of(runs), tmp_path)
+    [figure] = drawn
+    labels = _legend_texts(figure.axes[0])
+    assert "sGDML, 2 seeds" in labels and "standard training, 2 seeds" in labels
+    assert "Delta-ML (GFN2-xTB), needs GFN2-xTB at inference, 2 seeds" in labels
+    assert "ASTEROID without bias-aware training (GFN2-xTB), 2 seeds" in labels
+    assert _legend_clear_of_data(figure)
+
+
+def test_gamma_title_is_plain_and_wrapped(toy_frame: pd.DataFrame, tmp_path: Path,
+                                          drawn: list[Any]) -> None:
+    figures.gamma_figures(toy_frame, tmp_path)
+    title = drawn[0].axes[0].get_title()
+    assert title.replace("\n", " ").startswith(
+        "ASTEROID (GFN2-xTB): test force MAE against γ, ethanol, EGNN")
+    assert "\n" in title and max(map(len, title.splitlines())) <= figures.TITLE_WIDTH
+    assert _legend_clear_of_data(drawn[0])
+
+
+def test_md_figure_shows_n_and_wilson_intervals(tmp_path: Path, drawn: list[Any]) -> None:
+    figures.md_figures(md_frame_of(toy_md_runs()), tmp_path)
+    axis = drawn[0].axes[0]
+    assert _legend_texts(axis) == ["standard training (n = 4 per step, 1 training seed)",
+                                   "ASTEROID (n = 4 per step, 1 training seed)"]
+    assert axis.containers and all(container.has_yerr for container in axis.containers)
+    assert _legend_clear_of_data(drawn[0])
+
+
+def test_bias_histogram_shows_the_normalised_bias_the_weights_used(
+        toy_frame: pd.DataFrame, tmp_path: Path, drawn: list[Any]) -> None:
+    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
+                         & (toy_frame["status"] == "FINISHED")]
+    tables = {trial.run_id: bias_table(int(trial.seed), trial.gamma)
+              for trial in asteroid.itertuples()}
+    figures.bias_figures(bias_statistics(toy_frame, tables), tables, tmp_path)
+    bias_axis = drawn[0].axes[0]
+    assert bias_axis.get_xlabel() == "B used by the weights: B / median B (dimensionless)"
+    assert "median B" in bias_axis.get_title()
+    assert _legend_clear_of_data(drawn[0])

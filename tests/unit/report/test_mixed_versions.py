@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -62,3 +63,15 @@ def test_superseded_runs_are_left_out() -> None:
     old["tags"]["superseded"] = "true"
     frame = frame_of([old, standard(25, 0, 1.0), trial("asteroid", 25, 0, 0.5, gamma=0.5)])
     assert sorted(frame["force_mae"]) == [0.5, 1.0]
+
+
+def test_provenance_names_date_profile_code_versions_and_data_hashes() -> None:
+    runs = [versioned(run, "src:new") for run in toy_trials()]
+    runs[0] = versioned(runs[0], "src:old", "sha256:e")
+    made = datetime(2025, 3, 4, 5, 6, tzinfo=timezone.utc)
+    made_line, code, data = versions.provenance(frame_of(runs), "smoke", made)
+    assert made_line.startswith(f"Made 2025-03-04 05:06 UTC by harness report from {len(runs)} "
+                                "trial runs of profile smoke, started 1970-01-01.")
+    assert code == f"Code version: src:new ({len(runs) - 1} runs); src:old (1 run)."
+    assert data == f"Data hash: sha256:d ({len(runs) - 1} runs); sha256:e (1 run)."
+    assert "profile default," in versions.provenance(frame_of(runs), None, made)[0]

@@ -1,0 +1,62 @@
+"""Plain names for the record's keys, as a chemist reads them: the one owner of report wording.
+
+The MLflow record keys methods, levels and models by short identifiers (``no_bat``, ``xtb``,
+``gemnet_t``); a reader of the headline or a figure should see "ASTEROID without bias-aware
+training", "GFN2-xTB" and "GemNet-T". Unknown keys are shown as they are, never guessed.
+"""
+
+from __future__ import annotations
+
+import math
+
+METHODS = {"standard": "standard training", "asteroid": "ASTEROID",
+           "no_bat": "ASTEROID without bias-aware training",
+           "no_ft": "ASTEROID without fine-tuning",
+           "inaccurate_only": "trained on cheap labels only",
+           "score_matching": "score matching", "delta_ml": "Delta-ML", "sgdml": "sGDML",
+           "ani1ccx": "ANI-1ccx (fine-tuned)"}
+LEVELS = {"xtb": "GFN2-xTB", "gfn2": "GFN2-xTB", "gfn2-xtb": "GFN2-xTB", "mmff94": "MMFF94",
+          "gaff2": "GAFF2", "gaff": "GAFF", "ccsd": "CCSD", "ccsd_t": "CCSD(T)",
+          "ccsd(t)": "CCSD(T)", "pbe": "PBE", "dft": "DFT", "unlabeled": "unlabeled samples"}
+MODELS = {"egnn": "EGNN", "gemnet_t": "GemNet-T", "sgdml": "sGDML", "ani1ccx": "ANI-1ccx"}
+OWN_MODEL = ("sgdml", "ani1ccx")  # methods that are their own model (no backbone to name)
+NEEDS_CHEAP_AT_INFERENCE = ("delta_ml",)
+
+
+def method_name(method: str) -> str:
+    return METHODS.get(method, method)
+
+
+def level_name(level: str) -> str:
+    return LEVELS.get(level.lower(), level)
+
+
+def model_name(model: str) -> str:
+    return MODELS.get(model, model)
+
+
+def setting_name(method: str, level: str = "", cost_ratio: str = "", model: str = "") -> str:
+    """``ASTEROID (EGNN, GFN2-xTB)``; a numeric cost ratio is named, the measured one is the
+    default and is not; sGDML and ANI-1ccx are their own model."""
+    details = [model_name(model)] if model and method not in OWN_MODEL else []
+    details += [level_name(level)] if level else []
+    if cost_ratio and cost_ratio != "measured":
+        details.append(f"cost ratio {cost_ratio}")
+    return method_name(method) + (f" ({', '.join(details)})" if details else "")
+
+
+def budget_name(budget: float, accurate_level: str = "") -> str:
+    """``25 CCSD-label equivalents``: budgets count accurate labels plus cheap ones over the
+    cost ratio."""
+    unit = f"{level_name(accurate_level)}-label" if accurate_level else "accurate-label"
+    count = f"{budget:g}" if math.isfinite(budget) else "?"
+    return f"{count} {unit} equivalents"
+
+
+def inference_note(method: str, level: str) -> str:
+    """What a method needs at inference beyond its own model, without a subject ("" for a
+    force field)."""
+    if method in NEEDS_CHEAP_AT_INFERENCE:
+        cheap = level_name(level) if level else "cheap"
+        return f"needs a {cheap} calculation of every configuration at inference"
+    return ""
