@@ -223,22 +223,29 @@ def _add_md_commands(commands: argparse._SubParsersAction) -> None:
     md_run.add_argument("model", help="training run folder, model.pt, or MLflow run id")
     md_run.add_argument("--dataset", default="data/ethanol",
                         help="start geometry and reference MD for h(r)")
-    md_run.add_argument("--reference-level", default="unlabeled")
-    md_run.add_argument("--start-frame", type=int, default=0)
-    md_run.add_argument("--ensemble", choices=["langevin", "nve"], default="langevin")
-    md_run.add_argument("--steps", type=int, default=2000)
-    md_run.add_argument("--step-fs", type=float, default=0.5)
-    md_run.add_argument("--temperature-K", type=float, default=500.0)
+    md_run.add_argument("--reference-level", default="unlabeled",
+                        help="level whose MD frames give the reference h(r)")
+    md_run.add_argument("--start-frame", type=int, default=0,
+                        help="frame of the dataset every trajectory starts from")
+    md_run.add_argument("--ensemble", choices=["langevin", "nve"], default="langevin",
+                        help="thermostat (Langevin) or constant energy")
+    md_run.add_argument("--steps", type=int, default=2000, help="MD steps per trajectory")
+    md_run.add_argument("--step-fs", type=float, default=0.5, help="time step (fs)")
+    md_run.add_argument("--temperature-K", type=float, default=500.0,
+                        help="thermostat and initial-velocity temperature (K)")
     md_run.add_argument("--friction-per-fs", type=float, default=0.002,
                         help="Langevin friction in 1/fs (the paper: 0.002)")
-    md_run.add_argument("--save-interval-fs", type=float, default=10.0)
+    md_run.add_argument("--save-interval-fs", type=float, default=10.0,
+                        help="fs between stored frames")
     md_run.add_argument("--seeds", type=int, default=4, help="trajectories (seeds 0..N-1)")
     md_run.add_argument("--max-pair-distance", type=float, default=5.0, help="Angstrom")
-    md_run.add_argument("--bond-stretch-factor", type=float, default=1.5)
+    md_run.add_argument("--bond-stretch-factor", type=float, default=1.5,
+                        help="a bond longer than this times its start length fails the run")
     md_run.add_argument("--r-max", type=float, default=6.0, help="h(r) range, Angstrom")
     md_run.add_argument("--bins", type=int, default=300, help="h(r) bins")
-    md_run.add_argument("--dtype", choices=["float32", "float64"], default="float64")
-    md_run.add_argument("--device", default="cpu")
+    md_run.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                        help="floating-point precision of the model in MD")
+    md_run.add_argument("--device", default="cpu", help="cpu or cuda")
     md_run.add_argument("--engine", choices=["batched", "ase"], default="batched",
                         help="one model call for all seeds, or ASE's integrators one by one")
     md_run.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
@@ -256,29 +263,68 @@ def _add_md_commands(commands: argparse._SubParsersAction) -> None:
     md_sweep.set_defaults(run=_md_sweep)
 
 
+DESCRIPTION = """Train machine-learning force fields that reach coupled-cluster accuracy from a few
+expensive labels and many cheap ones (ASTEROID), beside standard training and baselines, at
+equal data cost. Start with `harness sweep run sweeps/default.yaml --workers 2` or
+`harness train configs/ethanol-egnn-asteroid-xtb.yaml`; `harness COMMAND -h` for each command.
+"""
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends an option's default to its help, unless it has none worth saying (None, a
+    flag's False) or the help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default in (None, False, argparse.SUPPRESS) or "default" in text
+                or not action.option_strings and action.nargs is None):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command's help shows each option's default."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("asteroid-harness")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="harness", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="harness", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = commands.add_parser("data", help="generate and inspect datasets").add_subparsers(
         dest="data_command", required=True
     )
     generate = data.add_parser("generate", help="sample and label a dataset (resumable)")
     generate.add_argument("folder", help="dataset folder, e.g. data/ethanol")
-    generate.add_argument("--molecule", default="ethanol")
-    generate.add_argument("--smiles", default="CCO")
+    generate.add_argument("--molecule", default="ethanol", help="name written to the dataset")
+    generate.add_argument("--smiles", default="CCO", help="the molecule to sample")
     generate.add_argument("--frames", type=int, default=10_000, help="sampled configurations")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--levels", nargs="+", default=["xtb", "gaff2", "mmff94", "ccsd"])
+    generate.add_argument("--seed", type=int, default=0, help="seed of the sampling MD")
+    generate.add_argument("--levels", nargs="+", default=["xtb", "gaff2", "mmff94", "ccsd"],
+                          help="levels of theory to label with")
     generate.add_argument("--accurate-frames", type=int, default=1000,
                           help="frames to label at the expensive levels (ccsd)")
     generate.add_argument("--chunk-size", type=int, default=20,
                           help="frames per resumable chunk at the expensive levels")
-    generate.add_argument("--quiet", action="store_true")
+    generate.add_argument("--quiet", action="store_true", help="no progress bars")
     generate.set_defaults(run=_data_generate)
 
     fetch = data.add_parser("fetch", help="download a published dataset (needs internet)")
-    fetch.add_argument("collection", choices=["md17", "md17-ccsd"])
+    fetch.add_argument("collection", choices=["md17", "md17-ccsd"], help="which publication")
     fetch.add_argument("molecule", help="aspirin, benzene, ethanol, malonaldehyde or toluene")
     fetch.add_argument("out", help="folder; files go to OUT/COLLECTION/")
     fetch.set_defaults(run=_data_fetch)
@@ -315,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_trainer = bench.add_parser(
         "trainer", help="steps/s of Trainer.fit against a bare training loop of the same model")
-    bench_trainer.add_argument("--dataset", default="data/ethanol")
+    bench_trainer.add_argument("--dataset", default="data/ethanol", help="multi-level dataset")
     bench_trainer.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     bench_trainer.add_argument("--repeats", type=int, default=3, help="runs of each loop")
     bench_trainer.add_argument("--goal", type=float, default=0.9, help="ratio to flag below")
@@ -325,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_table = bench.add_parser(
         "table", help="force MAE of every method at equal data cost (resumable)")
-    bench_table.add_argument("--dataset", default="data/ethanol")
+    bench_table.add_argument("--dataset", default="data/ethanol", help="multi-level dataset")
     bench_table.add_argument("--runs", default="runs/ethanol-table", help="run folders")
     bench_table.add_argument("--out", default="results/ethanol-egnn-table",
                              help="writes OUT.csv and OUT.md")
@@ -342,15 +388,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench_table.set_defaults(run=_bench_table)
     bench_sweep = bench.add_parser(
         "sweep", help="overhead per trial and the speed-up of more workers (fresh runs)")
-    bench_sweep.add_argument("spec", nargs="?", default="sweeps/default.yaml")
-    bench_sweep.add_argument("--profile", default="smoke")
+    bench_sweep.add_argument("spec", nargs="?", default="sweeps/default.yaml",
+                             help="sweep spec to time")
+    bench_sweep.add_argument("--profile", default="smoke", help="the spec's profile")
     bench_sweep.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                              help="worker counts to compare (the first 1 is the reference)")
     bench_sweep.set_defaults(run=_bench_sweep)
     bench_bad_input = bench.add_parser(
         "bad-input", help="every kind of bad input on the real CLI: message, exit status, "
         "what is left on disk (markdown)")
-    bench_bad_input.add_argument("--out", default="results/bad-input.md")
+    bench_bad_input.add_argument("--out", default="results/bad-input.md",
+                                 help="markdown table to write")
     bench_bad_input.add_argument("--only", nargs="+", metavar="WORD",
                                  help="only the cases whose name contains one of these")
     bench_bad_input.add_argument("--before", metavar="CHECKOUT",
