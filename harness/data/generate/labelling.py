@@ -3,10 +3,12 @@
 Chunk k of n holds targets[k::n], so whatever number of chunks has finished, the labelled
 frames cover the whole trajectory evenly. A finished chunk is one file, written atomically;
 a rerun skips it. CPU seconds are measured per label with ``time.process_time`` (all threads).
+Progress is a bar on a terminal and one plain line per chunk otherwise (a log file).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +37,9 @@ def label_in_chunks(labeler: Labeler, positions: np.ndarray, targets: np.ndarray
     """Label ``targets`` frames chunk by chunk into ``out_folder``; returns chunks written now."""
     chunks = chunk_plan(targets, chunk_size)
     written = 0
-    bar = tqdm(total=len(targets), desc=f"labels {labeler.level}", disable=not progress)
+    on_terminal = sys.stderr.isatty()
+    bar = tqdm(total=len(targets), desc=f"labels {labeler.level}",
+               disable=not (progress and on_terminal))
     for number, frame_index in enumerate(chunks):
         path = out_folder / f"chunk_{number:04d}.npz"
         if path.exists():
@@ -52,5 +56,8 @@ def label_in_chunks(labeler: Labeler, positions: np.ndarray, targets: np.ndarray
         write_npz_atomically(path, frame_index=frame_index, energies=energies, forces=forces,
                              cpu_seconds=cpu_seconds)
         written += 1
+        if progress and not on_terminal:
+            print(f"labels {labeler.level}: chunk {number + 1}/{len(chunks)} written "
+                  f"({cpu_seconds.mean():.3g} CPU s per label)", file=sys.stderr, flush=True)
     bar.close()
     return written
