@@ -9,6 +9,7 @@ Layout of a dataset folder::
     labels/<level>/chunk_NNNN.npz
                                  frame_index, energies (kcal/mol, float64),
                                  forces (kcal/mol/Angstrom, float32), cpu_seconds per label
+                                 (NaN where not measured: labels kept from another source)
 
 Labels are written in chunks so that hours of CCSD can stop and resume without loss; a level's
 labels are the union of its chunks. Forces are stored in float32 (a relative rounding of 6e-8,
@@ -154,12 +155,17 @@ def load_dataset(folder: str | Path) -> MultiFidelityDataset:
             forces=labels["forces"] * to_force,
             source=str(folder / "labels" / level),
             frame_ids=index,
-            seconds_per_label=float(labels["cpu_seconds"].mean()),
+            seconds_per_label=_measured_seconds(labels["cpu_seconds"]),
             temperature_K=temperature,
             metadata={"description": description["levels"][level],
                       "declared_units": units.as_dict()},
         )
     return MultiFidelityDataset(molecule=molecule, levels=levels, source=str(folder))
+
+
+def _measured_seconds(cpu_seconds: np.ndarray) -> float | None:
+    """Mean CPU-seconds per label, or None where any label's cost was not measured (NaN)."""
+    return float(cpu_seconds.mean()) if np.isfinite(cpu_seconds).all() else None
 
 
 def summarise(dataset: MultiFidelityDataset) -> dict:
