@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.data.frames import MultiFidelityDataset
 from harness.data.store import load_dataset, read_description
 
 
@@ -27,15 +28,23 @@ def write_card(folder: Path) -> Path:
         "- Cost: CPU-seconds per label measured on the generating machine (all threads);",
         "  for `unlabeled` it is the sampling cost of one decorrelated frame.",
         "",
+        *level_table(dataset, description),
+    ]
+    path = folder / "CARD.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def level_table(dataset: MultiFidelityDataset, description: dict) -> list[str]:
+    """Markdown rows: each level's method, frames, CPU s per label ('-': not measured) and
+    mean absolute force."""
+    lines = [
         "| level | method | frames | CPU s / label | mean abs force (kcal/mol/A) |",
         "|---|---|---|---|---|",
     ]
     for name, frames in sorted(dataset.levels.items()):
-        method = description["levels"].get(name, sampling["method"])
+        method = description["levels"].get(name, description["sampling"]["method"])
         mean_force = "-" if frames.forces is None else f"{np.abs(frames.forces).mean():.2f}"
-        lines.append(
-            f"| {name} | {method} | {len(frames)} | {frames.seconds_per_label:.3g} | {mean_force} |"
-        )
-    path = folder / "CARD.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+        cost = "-" if frames.seconds_per_label is None else f"{frames.seconds_per_label:.3g}"
+        lines.append(f"| {name} | {method} | {len(frames)} | {cost} | {mean_force} |")
+    return lines

@@ -28,6 +28,7 @@ EV_TO_KCAL = ENERGY_TO_KCAL_PER_MOL["ev"]
 HARTREE_TO_KCAL = ENERGY_TO_KCAL_PER_MOL["hartree"]
 BOHR_TO_ANGSTROM = LENGTH_TO_ANGSTROM["bohr"]
 KJ_PER_MOL_TO_KCAL = ENERGY_TO_KCAL_PER_MOL["kj/mol"]
+KNOWN_LEVELS = ("xtb", "mmff94", "gaff2", "ccsd")
 
 
 class Labeler(Protocol):
@@ -208,4 +209,4 @@ def make_labeler(level: str, molecule, workdir: Path) -> Labeler:
         return Gaff2Labeler(molecule, workdir / "gaff2")
     if level == "ccsd":
         return CcsdLabeler(atomic_numbers)
-    raise ValueError(f"unknown level '{level}'; known: xtb, mmff94, gaff2, ccsd")
+    raise ValueError(f"unknown level '{level}'; known: {', '.join(KNOWN_LEVELS)}")
