@@ -30,6 +30,15 @@ def _data_generate(args: argparse.Namespace) -> None:
     generate(Path(args.folder), plan, progress=not args.quiet)
 
 
+def _data_label(args: argparse.Namespace) -> None:
+    from harness.data.label.pipeline import LabelPlan, label_dataset
+
+    plan = LabelPlan(levels=tuple(args.levels), n_frames=None if args.all else args.frames,
+                     chunk_size=args.chunk_size, charge=args.charge)
+    print(label_dataset(Path(args.source), Path(args.out_folder), plan,
+                        progress=not args.quiet))
+
+
 def _data_inspect(args: argparse.Namespace) -> None:
     from harness.data.readers import load_any
     from harness.data.store import summarise
@@ -322,6 +331,23 @@ def build_parser() -> argparse.ArgumentParser:
                           help="frames per resumable chunk at the expensive levels")
     generate.add_argument("--quiet", action="store_true", help="no progress bars")
     generate.set_defaults(run=_data_generate)
+
+    label = data.add_parser("label", help="label the geometries of an existing dataset at "
+                            "cheap levels into a multi-level folder (resumable)")
+    label.add_argument("source", help="MD17 / rMD17 npz, extxyz, ASE database or dataset folder")
+    label.add_argument("out_folder", help="dataset folder to write (work goes to "
+                       "OUT_FOLDER.partial until every level is done)")
+    label.add_argument("--levels", nargs="+", default=["xtb", "gaff2", "mmff94"],
+                       help="levels of theory to label with")
+    how_many = label.add_mutually_exclusive_group(required=True)
+    how_many.add_argument("--frames", type=int, help="label the first N geometries")
+    how_many.add_argument("--all", action="store_true", help="label every geometry")
+    label.add_argument("--chunk-size", type=int, default=100,
+                       help="labels per resumable chunk")
+    label.add_argument("--charge", type=int, default=0,
+                       help="total charge (e) for finding bond orders from the geometry")
+    label.add_argument("--quiet", action="store_true", help="no progress output")
+    label.set_defaults(run=_data_label)
 
     fetch = data.add_parser("fetch", help="download a published dataset (needs internet)")
     fetch.add_argument("collection", choices=["md17", "md17-ccsd"], help="which publication")

@@ -1,0 +1,1 @@
+"""``harness data label``: cheap labels for the geometries of an existing dataset."""
