@@ -71,3 +71,18 @@ def test_a_geometry_without_valid_bonds_is_a_data_error():
         molecule_from_geometry(np.array([6, 1, 1, 1]), methyl, source="methyl.xyz")
     assert error.value.field == "positions" and "methyl.xyz" in str(error.value)
     assert "charge 0" in str(error.value)
+
+
+def test_gaff2_labels_follow_a_permuted_atom_order(ethanol_frames, tmp_path):
+    """Two antechamber runs (AM1-BCC charges) on the same geometry listed in two orders."""
+    atomic_numbers, positions = ethanol_frames
+    original = make_labeler("gaff2", molecule_from_geometry(atomic_numbers, positions[0]),
+                            tmp_path / "original")
+    permuted = make_labeler("gaff2", molecule_from_geometry(atomic_numbers[PERMUTATION],
+                                                            positions[0, PERMUTATION]),
+                            tmp_path / "permuted")
+    for frame in positions:
+        energy, forces = original(frame)
+        permuted_energy, permuted_forces = permuted(frame[PERMUTATION])
+        assert permuted_energy == pytest.approx(energy, abs=1e-8)
+        np.testing.assert_allclose(permuted_forces, forces[PERMUTATION], atol=1e-8)
