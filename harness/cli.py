@@ -22,6 +22,7 @@ def _data_generate(args: argparse.Namespace) -> None:
     plan = GenerationPlan(
         molecule=args.molecule,
         smiles=args.smiles,
+        xyz=None if args.xyz is None else Path(args.xyz),
         sampling=SamplingSettings(n_frames=args.frames, seed=args.seed),
         levels=tuple(args.levels),
         accurate_frames=args.accurate_frames,
@@ -320,7 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate = data.add_parser("generate", help="sample and label a dataset (resumable)")
     generate.add_argument("folder", help="dataset folder, e.g. data/ethanol")
     generate.add_argument("--molecule", default="ethanol", help="name written to the dataset")
-    generate.add_argument("--smiles", default="CCO", help="the molecule to sample")
+    molecule = generate.add_mutually_exclusive_group()
+    molecule.add_argument("--smiles", default="CCO", help="the molecule to sample")
+    molecule.add_argument("--xyz", help="the molecule as an xyz / extxyz file instead: its first "
+                          "frame gives the atom order and the start of sampling (charge 0)")
     generate.add_argument("--frames", type=int, default=10_000, help="sampled configurations")
     generate.add_argument("--seed", type=int, default=0, help="seed of the sampling MD")
     generate.add_argument("--levels", nargs="+", default=["xtb", "gaff2", "mmff94", "ccsd"],

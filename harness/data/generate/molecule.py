@@ -32,6 +32,13 @@ def positions_of(molecule) -> np.ndarray:
     return np.array(molecule.GetConformer().GetPositions(), dtype=np.float64)
 
 
+def smiles_of(molecule) -> str:
+    """The canonical SMILES (hydrogens implicit), for data cards; it does not fix atom order."""
+    from rdkit import Chem
+
+    return Chem.MolToSmiles(Chem.RemoveHs(molecule))
+
+
 def bonds_of(molecule) -> set[tuple[int, int]]:
     """Bonded atom pairs (i < j) in the molecule's atom order."""
     return {

@@ -14,8 +14,15 @@ import numpy as np
 from harness.data.generate.card import write_card
 from harness.data.generate.labelers import make_labeler
 from harness.data.generate.labelling import evenly_spaced_frames, label_in_chunks
-from harness.data.generate.molecule import atomic_numbers_of, build_molecule, positions_of
+from harness.data.generate.molecule import (
+    atomic_numbers_of,
+    build_molecule,
+    molecule_from_geometry,
+    positions_of,
+    smiles_of,
+)
 from harness.data.generate.sampling import SamplingSettings, run_langevin
+from harness.data.readers import read_ase
 from harness.data.store import (
     declared_units,
     read_description,
@@ -30,8 +37,12 @@ CHEAP_LEVELS = ("xtb", "gaff2", "mmff94")
 
 @dataclass(frozen=True)
 class GenerationPlan:
+    """``xyz``, when given, is an xyz / extxyz file whose first frame is the molecule (its atom
+    order and the start of sampling) instead of ``smiles``."""
+
     molecule: str = "ethanol"
     smiles: str = "CCO"
+    xyz: Path | None = None
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     levels: tuple[str, ...] = ("xtb", "gaff2", "mmff94", "ccsd")
     accurate_frames: int = 1000
@@ -40,7 +51,7 @@ class GenerationPlan:
 
 def generate(folder: Path, plan: GenerationPlan, progress: bool = True) -> None:
     folder = Path(folder)
-    molecule = build_molecule(plan.smiles, seed=plan.sampling.seed)
+    molecule = _molecule(plan)
     if not (folder / "trajectory.npz").exists():
         _sample(folder, plan, molecule, progress)
     description = read_description(folder)
@@ -64,6 +75,15 @@ def generate(folder: Path, plan: GenerationPlan, progress: bool = True) -> None:
         write_card(folder)
 
 
+def _molecule(plan: GenerationPlan):
+    """The RDKit molecule to sample: from the SMILES, or from the xyz file's first frame."""
+    if plan.xyz is None:
+        return build_molecule(plan.smiles, seed=plan.sampling.seed)
+    frames = read_ase(plan.xyz)
+    return molecule_from_geometry(frames.atomic_numbers, frames.positions[0],
+                                  source=str(plan.xyz))
+
+
 def _sample(folder: Path, plan: GenerationPlan, molecule, progress: bool) -> None:
     trajectory = run_langevin(atomic_numbers_of(molecule), positions_of(molecule), plan.sampling,
                               progress)
@@ -75,7 +95,7 @@ def _sample(folder: Path, plan: GenerationPlan, molecule, progress: bool) -> Non
     }
     write_json_atomically(folder / "dataset.json", {
         "molecule": plan.molecule,
-        "smiles": plan.smiles,
+        "smiles": plan.smiles if plan.xyz is None else smiles_of(molecule),
         "units": {"energy": "kcal/mol", "length": "Angstrom", "force": "kcal/mol/Angstrom"},
         "sampling": sampling,
         "levels": {},

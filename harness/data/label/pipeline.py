@@ -20,7 +20,12 @@ import numpy as np
 
 from harness.data.generate.labelers import KNOWN_LEVELS, make_labeler
 from harness.data.generate.labelling import label_in_chunks
-from harness.data.generate.molecule import bonds_of, connectivity_of, molecule_from_geometry
+from harness.data.generate.molecule import (
+    bonds_of,
+    connectivity_of,
+    molecule_from_geometry,
+    smiles_of,
+)
 from harness.data.label.card import write_label_card
 from harness.data.label.source import Geometries, read_geometries
 from harness.data.store import (
@@ -94,8 +99,6 @@ def _check_plan(plan: LabelPlan) -> None:
 
 def _start(work: Path, geometries: Geometries, molecule, record: dict) -> None:
     """The trajectory, the source's own levels and ``dataset.json``, before any labelling."""
-    from rdkit import Chem
-
     write_npz_atomically(work / "trajectory.npz", atomic_numbers=geometries.atomic_numbers,
                          positions=geometries.positions)
     levels = {}
@@ -111,7 +114,7 @@ def _start(work: Path, geometries: Geometries, molecule, record: dict) -> None:
                       for positions in geometries.positions)
     write_json_atomically(work / "dataset.json", {
         "molecule": geometries.molecule,
-        "smiles": Chem.MolToSmiles(Chem.RemoveHs(molecule)),
+        "smiles": smiles_of(molecule),
         "units": UNITS,
         "sampling": {"method": f"not sampled here: the geometries of {geometries.source}",
                      "temperature_K": geometries.temperature_K,

@@ -128,3 +128,22 @@ def test_generate_writes_a_loadable_dataset_with_costs_and_card(tmp_path):
     assert dataset["xtb"].seconds_per_label > dataset["mmff94"].seconds_per_label > 0
     np.testing.assert_array_equal(dataset["xtb"].positions, dataset["unlabeled"].positions)
     assert "| xtb |" in (folder / "CARD.md").read_text()
+
+
+def test_generate_from_an_xyz_file_keeps_its_atom_order(ethanol, tmp_path):
+    from ase import Atoms
+    from ase.io import write
+
+    order = [2, 8, 0, 5, 1, 7, 3, 6, 4]  # oxygen first, hydrogens shuffled
+    xyz = tmp_path / "ethanol.xyz"
+    write(xyz, Atoms(numbers=atomic_numbers_of(ethanol)[order],
+                     positions=positions_of(ethanol)[order]))
+    plan = GenerationPlan(
+        xyz=xyz, levels=("mmff94",),
+        sampling=SamplingSettings(n_frames=3, equilibration_steps=5, steps_between_frames=1),
+    )
+    generate(tmp_path / "from-xyz", plan, progress=False)
+    dataset = load_dataset(tmp_path / "from-xyz")
+    assert dataset["mmff94"].atomic_numbers.tolist() == atomic_numbers_of(ethanol)[order].tolist()
+    assert len(dataset["mmff94"]) == 3
+    assert "SMILES `CCO`" in (tmp_path / "from-xyz" / "CARD.md").read_text()
