@@ -68,7 +68,7 @@ def label_dataset(source: str | Path, out: str | Path, plan: LabelPlan,
     molecule = molecule_from_geometry(geometries.atomic_numbers, geometries.positions[0],
                                       plan.charge, str(source))
     work = out.with_name(out.name + ".partial")
-    if work.exists():
+    if (work / "dataset.json").exists():  # written last by _start
         _require_same_geometries(work, record, geometries)
     else:
         _start(work, geometries, molecule, record)
