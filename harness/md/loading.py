@@ -7,6 +7,7 @@ registry by name and hyper-parameters and load the weights.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def _download_checkpoint(run_id: str, tracking_uri: str | None, folder: Path) ->
     from harness.train.tracking import resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one tiny file
     try:
         return Path(MlflowClient(tracking_uri=uri).download_artifacts(run_id, MODEL_FILE,
                                                                       str(folder)))
