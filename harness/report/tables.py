@@ -18,6 +18,7 @@ import pandas as pd
 
 from harness.report import versions
 from harness.report.document import Table
+from harness.report.names import level_name, method_name, model_name
 from harness.report.summary import (
     ASTEROID,
     STANDARD,
@@ -39,13 +40,20 @@ Formatter = Callable[[float, float, int, int], str]
 
 
 def describe(key: str, value: object) -> str:
-    """One key's part of a row or column label ("" when it does not apply)."""
+    """One key's part of a row or column label, in plain names ("" when it does not apply;
+    the measured cost ratio is the default and goes unsaid)."""
     if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
         return ""
     if key == "budget":
         return f"budget {number_text(float(value))}"
+    if key == "method":
+        return method_name(str(value))
+    if key == "inaccurate_level":
+        return level_name(str(value))
+    if key == "model":
+        return model_name(str(value))
     if key == "cost_ratio":
-        return f"ratio {value}"
+        return "" if value == "measured" else f"cost ratio {value}"
     if key == "gamma":
         return f"γ={number_text(float(value))}"
     if key == "step_size_fs":
@@ -212,10 +220,10 @@ def gamma_tables(trials: pd.DataFrame) -> list[Table]:
         frame = pd.concat([with_gamma.assign(_row=with_gamma["gamma"].map(
                                lambda gamma: describe("gamma", gamma))),
                            chosen.assign(_row="chosen on validation"),
-                           frame[frame["gamma"].isna()].assign(_row=STANDARD)])
+                           frame[frame["gamma"].isna()].assign(_row=method_name(STANDARD))])
         frame = frame.assign(_column=frame["budget"].map(lambda b: describe("budget", b)))
         rows = [describe("gamma", gamma) for gamma in sorted(with_gamma["gamma"].unique())]
-        rows += [label for label in ("chosen on validation", STANDARD)
+        rows += [label for label in ("chosen on validation", method_name(STANDARD))
                  if label in set(frame["_row"])]
         columns = [describe("budget", budget) for budget in sorted(frame["budget"].unique())]
         counts = chosen["gamma"].value_counts().sort_index()
@@ -243,8 +251,9 @@ def cost_ratio_groups(trials: pd.DataFrame) -> list[Group]:
 
 def cost_ratio_tables(trials: pd.DataFrame) -> list[Table]:
     """Figure 7b analogue: force MAE at each cost ratio, by budget, beside standard training."""
+    note = f"{SELECTION_NOTE} A row without a cost ratio uses the measured one."
     return [metric_table(group.frame, ["method", "cost_ratio"], ["budget"],
-                         f"{group.name}: cost ratio, force MAE ({UNIT})")
+                         f"{group.name}: cost ratio, force MAE ({UNIT})", note)
             for group in cost_ratio_groups(trials)]
 
 

@@ -31,8 +31,8 @@ def test_cells_with_runs_of_older_code_are_marked_and_the_note_names_the_version
             *(versioned(standard(budget, seed, value), "src:new")
               for budget, seed, value in ((25, 1, 1.2), (100, 0, 0.6), (100, 1, 0.7)))]
     [table] = tables.accuracy_tables(frame_of(runs))
-    assert table.cells.at["standard", "budget 25"].endswith(versions.MARK)
-    assert not table.cells.at["standard", "budget 100"].endswith(versions.MARK)
+    assert table.cells.at["standard training", "budget 25"].endswith(versions.MARK)
+    assert not table.cells.at["standard training", "budget 100"].endswith(versions.MARK)
     assert "MIXED VERSIONS" in table.note
     assert "code src:old, data sha256:d (1 run)" in table.note
     assert "newest (code src:new, data sha256:d)" in table.note
@@ -42,7 +42,7 @@ def test_other_data_is_marked_as_well() -> None:
     runs = [versioned(standard(25, 0, 1.0), "src:a", "sha256:old-labels"),
             versioned(standard(25, 1, 1.2), "src:a", "sha256:new-labels")]
     [table] = tables.accuracy_tables(frame_of(runs))
-    assert table.cells.at["standard", "budget 25"].endswith(versions.MARK)
+    assert table.cells.at["standard training", "budget 25"].endswith(versions.MARK)
     assert "sha256:old-labels" in table.note
 
 

@@ -29,7 +29,7 @@ def test_md17_data_are_recognised_by_molecule_and_accurate_level() -> None:
 
 def test_comparison_says_plainly_when_the_setting_differs(toy_frame: pd.DataFrame) -> None:
     [table] = paper_tables(toy_frame)
-    row = table.cells.loc["standard, egnn (Table 1, EGNN standard)"]
+    row = table.cells.loc["standard training, EGNN (Table 1, EGNN standard)"]
     assert row["paper"] == "0.840" and row["our budget"] == "100"  # nearest to the paper's 200
     assert row["same setting"].startswith("no: our accurate level is ccsd")
 
@@ -39,9 +39,9 @@ def test_comparison_says_yes_for_the_papers_own_setting() -> None:
                   molecule="malonaldehyde", model="gemnet_t", accurate_level="ccsd_t")
             for seed in (0, 1)]
     [table] = paper_tables(frame_of(runs))
-    assert table.cells.at["asteroid, gemnet_t, dft, ratio 20 (Table 3, ASTEROID)",
+    assert table.cells.at["ASTEROID, GemNet-T, DFT, cost ratio 20 (Table 3, ASTEROID)",
                           "same setting"] == "yes"
-    assert table.cells.at["asteroid, gemnet_t, dft, ratio 20 (Table 4, ASTEROID)",
+    assert table.cells.at["ASTEROID, GemNet-T, DFT, cost ratio 20 (Table 4, ASTEROID)",
                           "same setting"] == "no: budget 200 vs 250"
 
 
