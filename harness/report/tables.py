@@ -46,7 +46,7 @@ def describe(key: str, value: object) -> str:
         return ""
     if key == "budget":
         return f"budget {number_text(float(value))}"
-    if key == "method":
+    if key in ("method", "arm"):
         return method_name(str(value))
     if key == "inaccurate_level":
         return level_name(str(value))
@@ -66,8 +66,8 @@ def labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     shown = [key for index, key in enumerate(keys)
              if index == 0 or frame[key].nunique(dropna=False) > 1]
     return frame[shown].apply(
-        lambda row: ", ".join(part for key in shown if (part := describe(key, row[key]))),
-        axis=1)
+        lambda row: ", ".join(dict.fromkeys(  # sGDML's model is sGDML: say it once
+            part for key in shown if (part := describe(key, row[key])))), axis=1)
 
 
 def best_marks(means: pd.DataFrame, best: str | None) -> pd.DataFrame:
@@ -295,7 +295,7 @@ def md_detail_tables(md: pd.DataFrame) -> list[Table]:
         rows = {}
         for (arm, step), runs in group.frame.groupby(["arm", "step_size_fs"], sort=False):
             failed = runs[runs["stable"] == 0]
-            rows[f"{arm}, {describe('step_size_fs', step)}"] = {
+            rows[f"{describe('arm', arm)}, {describe('step_size_fs', step)}"] = {
                 "trajectories": str(len(runs)),
                 "failed": str(len(failed)),
                 "time to failure (ps)": _mean_std(runs["time_to_failure_ps"], 3),

@@ -62,6 +62,11 @@ def test_ablation_table_has_the_papers_rows_in_its_order(toy_frame: pd.DataFrame
     assert list(table.cells.columns) == ["ethanol, budget 25", "ethanol, budget 100"]
 
 
+def test_a_label_says_each_part_once() -> None:
+    frame = pd.DataFrame({"method": ["sgdml"], "model": ["sgdml"]})
+    assert list(tables.labels(frame, ["method", "model"])) == ["sGDML"]
+
+
 def test_baselines_table_puts_delta_ml_beside_asteroid(toy_frame: pd.DataFrame) -> None:
     [table] = tables.baseline_tables(toy_frame)
     assert "Delta-ML, GFN2-xTB" in table.cells.index
@@ -90,11 +95,11 @@ def test_cost_ratio_table_needs_two_ratios(toy_frame: pd.DataFrame) -> None:
 
 def test_md_stability_is_the_stable_fraction_with_the_most_stable_bold() -> None:
     [table] = tables.md_stability_tables(md_frame_of(toy_md_runs()))
-    assert table.cells.at["standard", "2 fs"] == "0.25 (1/4)"
-    assert table.cells.at["asteroid", "2 fs"] == "0.75 (3/4)"
-    assert table.bold.at["asteroid", "2 fs"] and not table.bold.at["standard", "2 fs"]
+    assert table.cells.at["standard training", "2 fs"] == "0.25 (1/4)"
+    assert table.cells.at["ASTEROID", "2 fs"] == "0.75 (3/4)"
+    assert table.bold.at["ASTEROID", "2 fs"] and not table.bold.at["standard training", "2 fs"]
     [details] = tables.md_detail_tables(md_frame_of(toy_md_runs()))
-    assert details.cells.at["standard, 2 fs", "failed"] == "3"
+    assert details.cells.at["standard training, 2 fs", "failed"] == "3"
 
 
 def test_every_builder_gives_no_table_without_data() -> None:
