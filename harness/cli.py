@@ -95,23 +95,6 @@ def _bench_trainer(args: argparse.Namespace) -> None:
         print(f"harness: below {args.goal} of the bare loop: {', '.join(slow)}")
 
 
-def _bench_table(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from harness.bench.asteroid_table import SMOKE, TableSettings, run_table, write_outputs
-
-    settings = SMOKE if args.smoke else TableSettings()
-    settings = replace(settings, dataset=args.dataset)
-    chosen = {"methods": args.methods, "budgets": args.budgets, "seeds": args.seeds,
-              "accurate_steps": args.accurate_steps, "cheap_steps": args.cheap_steps,
-              "fine_tune_steps": args.fine_tune_steps}
-    settings = replace(settings, **{key: tuple(value) if isinstance(value, list) else value
-                                    for key, value in chosen.items() if value is not None})
-    table = run_table(settings, Path(args.runs), workers=args.workers)
-    for path in write_outputs(table, Path(args.out)):
-        print(path)
-
-
 def _train(args: argparse.Namespace) -> None:
     from harness.train.experiment import convergence_warnings, run_file, summary_line
 
@@ -399,23 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench_trainer.add_argument("--json", help="also write the rows to this JSON file")
     bench_trainer.set_defaults(run=_bench_trainer)
 
-    bench_table = bench.add_parser(
-        "table", help="force MAE of every method at equal data cost (resumable)")
-    bench_table.add_argument("--dataset", default="data/ethanol", help="multi-level dataset")
-    bench_table.add_argument("--runs", default="runs/ethanol-table", help="run folders")
-    bench_table.add_argument("--out", default="results/ethanol-egnn-table",
-                             help="writes OUT.csv and OUT.md")
-    bench_table.add_argument("--workers", type=int, default=2, help="runs at once")
-    bench_table.add_argument("--methods", nargs="+", help="default: every column")
-    bench_table.add_argument("--budgets", type=int, nargs="+", help="default: 25 50 100")
-    bench_table.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2")
-    bench_table.add_argument("--accurate-steps", type=int,
-                             help="optimiser steps on CCSD frames (stage 1, standard)")
-    bench_table.add_argument("--cheap-steps", type=int,
-                             help="steps on cheap or unlabeled frames (stage 2, score matching)")
-    bench_table.add_argument("--fine-tune-steps", type=int, help="steps of fine-tuning")
-    bench_table.add_argument("--smoke", action="store_true", help="tiny sizes (seconds)")
-    bench_table.set_defaults(run=_bench_table)
     bench_sweep = bench.add_parser(
         "sweep", help="overhead per trial and the speed-up of more workers (fresh runs)")
     bench_sweep.add_argument("spec", nargs="?", default="sweeps/default.yaml",

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.bench.bias_quality import bias_quality, true_bias
+from harness.report.bias_quality import bias_quality, true_bias
 
 
 def test_true_bias_is_the_mean_force_difference_on_shared_frames(make_frames) -> None:
