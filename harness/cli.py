@@ -427,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--keep-stale-results", action="store_true",
                            help="keep results of trials run with other code or data (default: "
                            "run them again); the report marks the mixed versions")
-    sweep_run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep_run.add_argument("--quiet", action="store_true",
+                           help="no progress lines (the worker logs still have them)")
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     sweep_run.set_defaults(run=_sweep_run)
     _add_md_commands(commands)

@@ -32,6 +32,7 @@ from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
 from harness.sweeps.preflight import preflight
+from harness.sweeps.progress import SweepProgress
 from harness.sweeps.spec import DEFAULT_PROFILE, SweepSpec, load_spec
 from harness.sweeps.study import (
     FAILURE_REASON,
@@ -165,26 +166,35 @@ def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir:
     return started
 
 
-def _settled_count(study, plan: Plan) -> int:
-    return sum(settled(attempts) for attempts in key_states(study, plan).values())
-
-
 def _wait(workers: list[tuple[subprocess.Popen, Path]], study, plan: Plan,
           progress: bool) -> list[str]:
-    """Wait for the workers with a progress bar; the log tail of each that exited badly."""
+    """Wait for the workers, printing a line per settled trial (and a bar on a terminal);
+    the log tail of each worker that exited badly."""
+    watch = SweepProgress(plan, key_states(study, plan))
+    show_bar = progress and sys.stderr.isatty()
+    say = tqdm.write if show_bar else print
+    if progress:
+        say(f"sweep {plan.spec.name}: {watch.opening_line()}")
     with tqdm(total=len(plan.trials), desc=f"sweep {plan.spec.name}", unit="trial",
-              disable=not progress) as bar:
+              initial=watch.resumed, disable=not show_bar) as bar:
+
+        def update() -> None:
+            states = key_states(study, plan)
+            for line in watch.new_lines(states):
+                if progress:
+                    say(line)
+            bar.n = sum(settled(attempts) for attempts in states.values())
+            bar.refresh()
+
         try:
             while any(process.poll() is None for process, _ in workers):
                 time.sleep(POLL_SECONDS)
-                bar.n = _settled_count(study, plan)
-                bar.refresh()
+                update()
         except BaseException:
             for process, _ in workers:  # their trials return to the queue by heartbeat
                 process.terminate()
             raise
-        bar.n = _settled_count(study, plan)
-        bar.refresh()
+        update()
     errors = []
     for process, log_path in workers:
         if process.returncode != 0:
