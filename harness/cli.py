@@ -199,6 +199,20 @@ def _md_sweep(args: argparse.Namespace) -> None:
     print(json.dumps(json_safe(run_sweep(args.spec, args.tracking_uri or None)), indent=2))
 
 
+def _export(args: argparse.Namespace) -> None:
+    import torch
+
+    from harness.export import export_torchscript, molecule_of
+    from harness.md.loading import load_model
+
+    loaded = load_model(args.model, getattr(torch, args.dtype), "cpu", args.tracking_uri)
+    atomic_numbers, example = molecule_of(loaded.config, args.geometry, loaded.source)
+    path = export_torchscript(loaded.model, atomic_numbers, example, Path(args.out),
+                              loaded.source)
+    print(f"{path}: energy (kcal/mol) and forces (kcal/mol/A) of {len(atomic_numbers)} atoms "
+          f"from positions (n_atoms, 3) in Angstrom; load with torch.jit.load")
+
+
 def _report(args: argparse.Namespace) -> None:
     from harness.report.build import build_report
 
@@ -432,6 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     sweep_run.set_defaults(run=_sweep_run)
     _add_md_commands(commands)
+
+    export = commands.add_parser("export", help="a trained model as one TorchScript file that "
+                                 "plain PyTorch loads (energy and forces of one molecule)")
+    export.add_argument("model", help="run folder, model.pt, or MLflow run id (runs:/ID)")
+    export.add_argument("--out", required=True, help="the TorchScript file to write")
+    export.add_argument("--geometry", help="a file or dataset with the molecule (default: the "
+                        "model's accurate training data)")
+    export.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                        help="precision of the exported model")
+    export.add_argument("--tracking-uri", help="for a run id: default $MLFLOW_TRACKING_URI, "
+                        "else ./mlflow.db")
+    export.set_defaults(run=_export)
 
     report = commands.add_parser("report", help="paper-style tables and figures from MLflow")
     report.add_argument("--tracking-uri", help="MLflow tracking URI (default: "
