@@ -4,7 +4,8 @@ The output folder (``output_dir``, default ``runs/<name>``) holds the config sna
 checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` (sGDML, outside torch:
 ``checkpoints/sgdml_model.npz``) and, for ASTEROID, the bias table and histogram. Running the
 same config again resumes from the checkpoints; a different config in the same folder is
-refused rather than mixed.
+refused rather than mixed. ``results.json`` records, beside the test metrics and the sizes,
+``budget_spent``: the accurate-label equivalents the run paid for (``harness.data.budget``).
 """
 
 from __future__ import annotations
