@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import yaml
 
+from harness.data.budget import accurate_frames
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.md.calculator import ReplicaForces
@@ -44,10 +45,11 @@ def training_config(spec: MDSweepSpec, arm: ArmSpec, seed: int) -> dict[str, Any
             if key in ("n_validation", "n_test", "split_seed")}
     data["accurate"] = {"path": spec.dataset, "level": training.accurate_level}
     if arm.method == "standard":
-        data["n_accurate_train"] = training.budget
+        data["n_accurate_train"] = accurate_frames(training.budget)
     else:
         data.update(inaccurate={"path": spec.dataset, "level": training.inaccurate_level},
-                    n_accurate_train=training.budget - training.accurate_given_up,
+                    n_accurate_train=accurate_frames(training.budget,
+                                                     training.accurate_given_up),
                     budget=float(training.budget), cost_ratio=training.cost_ratio)
     config.update(name=f"{spec.name}-{arm.name}-seed{seed}", method=arm.method, seed=seed,
                   device=spec.device, data=data, output_dir=None,

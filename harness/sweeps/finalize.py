@@ -11,22 +11,23 @@ finished). Everything here can run again and writes the same.
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
 from harness.sweeps.plan import Plan, number
-from harness.sweeps.selection import GammaChoice, TrialOutcome, choose_gamma, mean_and_std
 from harness.sweeps.study import completed, settled, trials_by_key
 from harness.sweeps.versions import UNKNOWN, Versions
+from harness.train.gamma_selection import GammaCandidate, GammaChoice, choose_gamma
 
 TEST_METRICS = ("force_mae", "force_rmse", "energy_mae")
 
 
-def _outcome(key: str, attempts: list[FrozenTrial]) -> TrialOutcome:
+def _candidate(key: str, attempts: list[FrozenTrial]) -> GammaCandidate:
     done = completed(attempts)
     gamma = attempts[0].user_attrs.get("gamma")
-    return TrialOutcome(key, gamma, None if done is None else done.value)
+    return GammaCandidate(key, gamma, None if done is None else done.value)
 
 
 def _run_id(attempts: list[FrozenTrial]) -> str | None:
@@ -43,7 +44,7 @@ def settle_group(study: optuna.Study, tracking: SweepTracking, group_key: str,
              if attempts[0].user_attrs.get("group_key") == group_key}
     if not group or not all(settled(attempts) for attempts in group.values()):
         return None
-    choice = choose_gamma([_outcome(key, attempts) for key, attempts in group.items()])
+    choice = choose_gamma([_candidate(key, attempts) for key, attempts in group.items()])
     first = next(iter(group.values()))[0].user_attrs
     if first.get("gamma") is None:
         return choice  # a group without gammas: its trial was tagged selected when it ran
@@ -59,6 +60,12 @@ def settle_group(study: optuna.Study, tracking: SweepTracking, group_key: str,
     tracking.log_metrics(cell_run, {f"validation_loss.s{seed}.g{number(gamma)}": loss
                                     for gamma, loss in choice.validation_loss_by_gamma.items()})
     return choice
+
+
+def mean_and_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    array = np.asarray(values, dtype=float)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
 def _versions_of(trials: list[FrozenTrial]) -> dict[str, str]:

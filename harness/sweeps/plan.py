@@ -5,23 +5,24 @@ config: a cell at one seed and, for the bias-aware methods, one gamma. Keys are 
 paths such as ``ethanol/ccsd+xtb/egnn/asteroid/b25/rmeasured/g0.5/s0``; the same spec and
 profile always give the same keys, configs and order.
 
-Budgets are accurate-label equivalents. Methods with labelled inaccurate frames train on
-``budget - inaccurate_share`` accurate frames and let the training config turn the budget into
-inaccurate frames (``data.budget``, ``data.cost_ratio``; capped to what the level holds);
-Delta-ML buys the same accurate frames and one cheap label for each. Score matching's
-unlabeled frames are free, so it trains on ``budget`` accurate frames, as does every method
-without inaccurate data. Trials run gamma-major (every cell's first gamma first) so that the
-gammas of one cell and seed rarely run at once and can share stage 1.
+Budgets are accurate-label equivalents, split by ``harness.data.budget``. Methods with
+labelled inaccurate frames train on ``budget - inaccurate_share`` accurate frames and let the
+training config turn the budget into inaccurate frames (``data.budget``, ``data.cost_ratio``;
+capped to what the level holds); Delta-ML buys the same accurate frames and one cheap label
+for each. Score matching's unlabeled frames are free, so it trains on ``budget`` accurate
+frames, as does every method without inaccurate data. Trials run gamma-major (every cell's
+first gamma first) so that the gammas of one cell and seed rarely run at once and can share
+stage 1.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from harness.data.budget import accurate_frames
 from harness.errors import ConfigError
 from harness.sweeps.spec import DatasetSpec, LevelSpec, MethodSpec, ModelSpec, SweepSpec, deep_merge
 from harness.train.config import (
@@ -142,22 +143,20 @@ def _check_method_levels(spec: SweepSpec, source: str) -> None:
                               f"{sorted(names)}")
 
 
-def accurate_frames(spec: SweepSpec, method: str, budget: float, source: str) -> int:
-    """Accurate training frames a method buys with ``budget`` (see the module docstring)."""
-    available = budget - spec.inaccurate_share if level_role(method) == "inaccurate" else budget
-    frames = math.floor(available + 1e-9)
-    if frames < 1:
-        raise ConfigError(source, "budgets",
-                          f"budget {number(budget)} leaves {available:g} accurate frames for "
-                          f"'{method}' after inaccurate_share {number(spec.inaccurate_share)}")
-    return frames
+def _accurate_frames_of(spec: SweepSpec, cell: Cell, source: str) -> int:
+    """Accurate training frames a cell's method buys with its budget (see the module
+    docstring)."""
+    share = spec.inaccurate_share if level_role(cell.method) == "inaccurate" else 0.0
+    try:
+        return accurate_frames(cell.budget, share)
+    except ConfigError as error:  # the budget helpers do not know the spec
+        raise ConfigError(source, "budgets", f"{error.problem} for '{cell.method}'") from None
 
 
 def _data_block(spec: SweepSpec, dataset: DatasetSpec, cell: Cell, level: LevelSpec | None,
                 source: str) -> dict[str, Any]:
     data: dict[str, Any] = {"accurate": dataset.accurate.source(),
-                            "n_accurate_train": accurate_frames(spec, cell.method, cell.budget,
-                                                                source)}
+                            "n_accurate_train": _accurate_frames_of(spec, cell, source)}
     if level is None:
         return data
     data["inaccurate"] = level.source()

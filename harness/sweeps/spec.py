@@ -21,12 +21,12 @@ from typing import Annotated, Any, get_args
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from harness.data.budget import MEASURED
 from harness.errors import ConfigError
 from harness.train.config import Method, Strict
 from harness.yaml_files import read_yaml_file
 
 DEFAULT_PROFILE = "default"
-MEASURED = "measured"
 Label = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
 
 

@@ -109,33 +109,14 @@ class KeepOpen:
         del status  # the worker ends the run itself
 
 
-def budget_spent(results: dict[str, Any], config: dict[str, Any]) -> float:
-    """Accurate-label equivalents a trial paid: from its budget, else accurate frames, plus
-    Delta-ML's one cheap label per paired accurate frame. Unlabeled frames are free."""
-    data = results["data"]
-    if data.get("budget") is not None:
-        return float(data["budget"])
-    n_accurate = data["n_accurate_train"]
-    if config["method"] != "delta_ml":
-        return float(n_accurate)
-    from harness.data.budget import resolve_cost_ratio
-    from harness.train.config import LevelSource
-    from harness.train.experiment import load_level
-
-    levels = [load_level(LevelSource(**config["data"][role]), config["name"], f"data.{role}")
-              for role in ("accurate", "inaccurate")]
-    ratio = resolve_cost_ratio(config["data"]["cost_ratio"], *levels)
-    return n_accurate + results["details"].get("n_paired_train", n_accurate) / ratio
-
-
-def trial_metrics(results: dict[str, Any], config: dict[str, Any]) -> dict[str, float]:
+def trial_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The contract's trial metrics beyond the test metrics ``experiment.run`` logs."""
     data = results["data"]
     return {"validation_loss": results["stages"][-1]["best_validation_loss"],
             "wall_seconds": results["wall_seconds"],
             "n_accurate_train": data["n_accurate_train"],
             "n_inaccurate_train": data["n_inaccurate_train"],
-            "budget_spent": budget_spent(results, config)}
+            "budget_spent": results["budget_spent"]}
 
 
 def metrics_on_test_frames(results: dict[str, Any]) -> dict[str, float]:
@@ -211,14 +192,14 @@ class Worker:
         if run.info.status == "FINISHED" and results_path.exists():
             log.info("%s: finished before the sweep was stopped; recording it", key)
             results = json.loads(results_path.read_text())
-            self._complete(claimed, results, trial_metrics(results, config), started, 0.0)
+            self._complete(claimed, results, trial_metrics(results), started, 0.0)
             return
         if stage_one.adopt(config, folder, self.settings.state_dir):
             log.info("%s: reusing the shared stage 1", key)
         results, training_seconds = self._train(claimed, run_id, config, folder)
         if results is None:
             return
-        metrics = trial_metrics(results, config)
+        metrics = trial_metrics(results)
         problem = non_finite(results, metrics)
         if problem is not None:
             self._fail(claimed, run_id, problem)

@@ -4,7 +4,8 @@ The output folder (``output_dir``, default ``runs/<name>``) holds the config sna
 checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` (sGDML, outside torch:
 ``checkpoints/sgdml_model.npz``) and, for ASTEROID, the bias table and histogram. Running the
 same config again resumes from the checkpoints; a different config in the same folder is
-refused rather than mixed.
+refused rather than mixed. ``results.json`` records, beside the test metrics and the sizes,
+``budget_spent``: the accurate-label equivalents the run paid for (``harness.data.budget``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 import yaml
 
+from harness.data.budget import Allocation, allocate, resolve_cost_ratio
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
@@ -76,62 +78,80 @@ def select_level(dataset: MultiFidelityDataset, level_source: LevelSource, confi
 LevelLoader = Callable[[LevelSource, str, str], FrameSet]
 
 
-def inaccurate_training_size(config: TrainConfig, accurate: FrameSet, inaccurate: FrameSet,
-                             config_source: str) -> tuple[int, dict[str, float]]:
+def cost_ratio_of(config: TrainConfig, accurate: FrameSet, inaccurate: FrameSet,
+                  config_source: str) -> float | None:
+    """The resolved cost ratio of a run that pays for inaccurate labels or sizes them by a
+    budget; None for the others (unlabeled frames are free)."""
+    data = config.data
+    if config.method not in METHODS_WITH_INACCURATE_LABELS and data.budget is None:
+        return None
+    try:
+        return resolve_cost_ratio(data.cost_ratio, accurate, inaccurate)
+    except ConfigError as error:  # the budget helpers do not know the file
+        raise ConfigError(config_source, f"data.{error.key_path}", error.problem) from None
+
+
+def inaccurate_training_size(config: TrainConfig, cost_ratio: float | None,
+                             config_source: str) -> int:
     """Frames of inaccurate training data, from the config's count or its budget."""
     data = config.data
     if config.method == "delta_ml":
-        return 0, {}
+        return 0
     if data.budget is None:
         if data.n_inaccurate_train is None:
             raise ConfigError(config_source, "data.n_inaccurate_train",
                               f"method '{config.method}' needs it (or data.budget)")
-        return data.n_inaccurate_train, {}
-    from harness.data.budget import budget_cost, inaccurate_frames_for_budget, resolve_cost_ratio
-
+        return data.n_inaccurate_train
     try:
-        ratio = resolve_cost_ratio(data.cost_ratio, accurate, inaccurate)
-        n_inaccurate = inaccurate_frames_for_budget(data.budget, data.n_accurate_train, ratio)
+        return allocate(data.budget, data.n_accurate_train, cost_ratio).n_inaccurate
     except ConfigError as error:  # the budget helpers do not know the file
         raise ConfigError(config_source, f"data.{error.key_path}", error.problem) from None
-    return n_inaccurate, {"cost_ratio": ratio,
-                          "budget": budget_cost(data.n_accurate_train, n_inaccurate, ratio)}
 
 
 def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = load_level
                    ) -> tuple[Splits, dict[str, Any]]:
     """Load the levels (with ``load``: a sweep's pre-flight check passes one that reads each
-    file once) and split them; test frames are accurate and kept out of training."""
+    file once) and split them; test frames are accurate and kept out of training. The sizes
+    carry the resolved ``cost_ratio`` where the run pays for inaccurate labels."""
     from harness.data.splits import split_multi_fidelity
 
     data = config.data
     accurate = load(data.accurate, config_source, "data.accurate")
-    inaccurate = None
+    inaccurate, cost_ratio, n_inaccurate = None, None, 0
     if config.method not in ACCURATE_ONLY_METHODS:
         inaccurate = load(data.inaccurate, config_source, "data.inaccurate")
         if config.method in METHODS_WITH_INACCURATE_LABELS and not inaccurate.is_labelled:
             raise ConfigError(config_source, "data.inaccurate.level",
                               f"method '{config.method}' needs labelled inaccurate frames")
-    n_inaccurate, budget = (0, {}) if inaccurate is None else inaccurate_training_size(
-        config, accurate, inaccurate, config_source)
+        cost_ratio = cost_ratio_of(config, accurate, inaccurate, config_source)
+        n_inaccurate = inaccurate_training_size(config, cost_ratio, config_source)
     split = split_multi_fidelity(
         accurate, inaccurate, n_accurate_train=data.n_accurate_train,
         n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
         split_seed=data.split_seed, train_seed=config.seed,
         cap_inaccurate=data.budget is not None and data.cap_to_available)
-    if budget and split.inaccurate_train is not None:
-        from harness.data.budget import budget_cost
-
-        budget["budget"] = budget_cost(len(split.accurate_train), len(split.inaccurate_train),
-                                       budget["cost_ratio"])
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
                     inaccurate_level=inaccurate)
-    sizes = {"n_accurate_train": len(split.accurate_train),
-             "n_validation": len(split.validation), "n_test": len(split.test),
-             "n_inaccurate_train": 0 if split.inaccurate_train is None
-             else len(split.inaccurate_train), **budget}
+    sizes: dict[str, Any] = {
+        "n_accurate_train": len(split.accurate_train), "n_validation": len(split.validation),
+        "n_test": len(split.test),
+        "n_inaccurate_train": 0 if split.inaccurate_train is None
+        else len(split.inaccurate_train)}
+    if cost_ratio is not None:
+        sizes["cost_ratio"] = cost_ratio
     return splits, sizes
+
+
+def labels_paid(config: TrainConfig, sizes: dict[str, Any], details: dict[str, Any]
+                ) -> Allocation:
+    """What a finished run paid for: its accurate frames and the inaccurate labels it trained
+    on (Delta-ML: one per paired accurate frame, from the method's ``details``)."""
+    if config.method not in METHODS_WITH_INACCURATE_LABELS:
+        return Allocation(sizes["n_accurate_train"])
+    n_inaccurate = (details["n_paired_train"] if config.method == "delta_ml"
+                    else sizes["n_inaccurate_train"])
+    return Allocation(sizes["n_accurate_train"], n_inaccurate, sizes["cost_ratio"])
 
 
 def test_metrics(outcome: MethodOutcome, batch_size: int, device: torch.device
@@ -256,6 +276,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             "model": outcome.model_name or config.model.name,
             "seed": config.seed, "device": str(device), "dtype": config.dtype,
             "test": metrics, "data": sizes,
+            "budget_spent": labels_paid(config, sizes, outcome.details).spent,
             "needs_inaccurate_label_at_inference": config.method == "delta_ml",
             "details": outcome.details,
             "stages": [stage.to_dict() for stage in outcome.stages],

@@ -3,7 +3,8 @@
 - standard: Eq. 1 on the accurate training frames.
 - asteroid: stage 1 (theta_0 on accurate frames), bias of every inaccurate training frame,
   then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma)) and stage 3
-  (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss.
+  (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss
+  (``gamma_selection``).
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
 - inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
   cheap labels alone (the MD stability comparison's third arm).
@@ -34,6 +35,7 @@ from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
 from harness.train.checkpoint import seed_everything
 from harness.train.config import Schedule, TrainConfig
+from harness.train.gamma_selection import GammaCandidate, choose_gamma
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
 from harness.train.trainer import StageResult, Trainer, ValidationCallback
@@ -200,7 +202,8 @@ def stage_one_bias(context: MethodContext, splits: Splits
 
 def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
              with_fine_tuning: bool = True) -> MethodOutcome:
-    """Stages 1-3 per gamma (stage 1 only when bias-aware); the best gamma by validation."""
+    """Stages 1-3 per gamma (stage 1 only when bias-aware); the gamma chosen on validation
+    (``harness.train.gamma_selection``)."""
     config = context.config
     stages: list[StageResult] = []
     bias_table: dict[str, np.ndarray] | None = None
@@ -213,8 +216,8 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     else:
         gammas = [None]
 
-    validation_by_gamma: dict[str, float] = {}
-    best: tuple[float, float | None, dict[str, torch.Tensor]] | None = None
+    candidates: list[GammaCandidate] = []
+    trained: dict[str, dict[str, torch.Tensor]] = {}
     for gamma in gammas:
         suffix = "" if gamma is None else f"_gamma{gamma:g}"
         weights = None if gamma is None else bias_weights(used_bias, gamma)
@@ -228,18 +231,23 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         if with_fine_tuning:
             result = fine_tune(context, f"stage3{suffix}", model, splits)
             stages.append(result)
-        if gamma is not None:
-            validation_by_gamma[f"{gamma:g}"] = result.best_validation_loss
-        if best is None or result.best_validation_loss < best[0]:
-            best = (result.best_validation_loss, gamma,
-                    {key: value.detach().clone() for key, value in model.state_dict().items()})
-    model.load_state_dict(best[2])
+        candidates.append(GammaCandidate(result.name, gamma, result.best_validation_loss))
+        trained[result.name] = {key: value.detach().clone()
+                                for key, value in model.state_dict().items()}
+    choice = choose_gamma(candidates)
+    # when every gamma diverged nothing is chosen and the last model stays; its non-finite
+    # losses are what a sweep marks a trial failed for
+    chosen = next((candidate for candidate in candidates
+                   if candidate.key == choice.chosen_key), candidates[-1])
+    model.load_state_dict(trained[chosen.key])
     details: dict[str, Any] = {"bias_aware": bias_aware, "fine_tuned": with_fine_tuning}
     if bias_aware:
-        details.update(chosen_gamma=best[1], validation_loss_by_gamma=validation_by_gamma,
+        details.update(chosen_gamma=choice.chosen_gamma,
+                       validation_loss_by_gamma={f"{candidate.gamma:g}": candidate.validation_loss
+                                                 for candidate in candidates},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()))
         if with_fine_tuning:
-            details["fine_tuning"] = fine_tuning_guard(stage_one, best[0])
+            details["fine_tuning"] = fine_tuning_guard(stage_one, chosen.validation_loss)
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
 
 

@@ -72,8 +72,9 @@ def test_md_sweep_trains_each_arm_at_equal_budget_runs_md_and_records_it(
     assert results["standard-seed0"]["data"]["n_accurate_train"] == 4
     assert results["asteroid-seed0"]["data"]["n_accurate_train"] == 3
     assert results["asteroid-seed0"]["data"]["n_inaccurate_train"] == 10  # 1 label / ratio 10
-    assert (results["inaccurate_only-seed0"]["data"]["budget"]
-            == results["asteroid-seed0"]["data"]["budget"] == 4.0)
+    assert (results["inaccurate_only-seed0"]["budget_spent"]
+            == results["asteroid-seed0"]["budget_spent"]
+            == results["standard-seed0"]["budget_spent"] == 4.0)
 
     client = MlflowClient(tracking_uri=spec["tracking"]["uri"])
     experiment = client.get_experiment_by_name("md-sweep-test")

@@ -164,6 +164,7 @@ def test_delta_ml_trains_on_label_differences_and_says_it_needs_cheap_labels(
     assert results["needs_inaccurate_label_at_inference"] is True
     assert results["details"]["n_paired_test"] == 16
     assert results["details"]["n_paired_train"] == 16
+    assert results["budget_spent"] == pytest.approx(16 + 16 / 1.0)  # measured ratio 1 s / 1 s
 
 
 def test_config_mistake_is_one_line_and_exit_status_two(tmp_path: Path,
@@ -176,15 +177,16 @@ def test_config_mistake_is_one_line_and_exit_status_two(tmp_path: Path,
 
 def test_budget_beyond_the_cheap_pool_takes_it_all_and_records_the_spend(
         toy_dataset: Path) -> None:
-    from harness.train.experiment import prepare_splits
+    from harness.train.experiment import labels_paid, prepare_splits
 
     config = toy_config(toy_dataset, "asteroid")
     del config["data"]["n_inaccurate_train"]
     config["data"].update(budget=1000.0, cost_ratio=2.0)
-    splits, sizes = prepare_splits(parse_config(config, "toy.yaml"), "toy.yaml")
+    parsed = parse_config(config, "toy.yaml")
+    splits, sizes = prepare_splits(parsed, "toy.yaml")
     available = N_FRAMES - 24  # every frame but the 16 test and 8 validation configurations
     assert sizes["n_inaccurate_train"] == len(splits.inaccurate_train) == available
-    assert sizes["budget"] == pytest.approx(16 + available / 2.0)
+    assert labels_paid(parsed, sizes, {}).spent == pytest.approx(16 + available / 2.0)
     config["data"]["cap_to_available"] = False
     with pytest.raises(Exception, match="n_inaccurate_train"):
         prepare_splits(parse_config(config, "toy.yaml"), "toy.yaml")

@@ -4,40 +4,31 @@ import math
 from pathlib import Path
 
 import pytest
-from spec_toy import PROJECT_ROOT, tiny_spec
+from spec_toy import tiny_spec
 
 from harness.errors import ConfigError
 from harness.sweeps.runner import check_data_paths, worker_environments
 from harness.sweeps.spec import parse_spec
 from harness.sweeps.worker import (
     KeepOpen,
-    budget_spent,
     metrics_on_test_frames,
     non_finite,
     trial_metrics,
 )
 
 
-def results(**data: float) -> dict:
-    return {"data": {"n_accurate_train": 24, "n_inaccurate_train": 100, **data},
+def results(budget_spent: float = 24.0) -> dict:
+    return {"data": {"n_accurate_train": 24, "n_inaccurate_train": 100},
+            "budget_spent": budget_spent,
             "test": {"force_mae": 1.0, "force_rmse": 2.0, "energy_mae": 3.0},
             "stages": [{"best_validation_loss": 9.0}, {"best_validation_loss": 4.0}],
             "wall_seconds": 12.0, "details": {}}
 
 
 def test_trial_metrics_take_the_last_stage_and_the_spent_budget() -> None:
-    metrics = trial_metrics(results(budget=24.5), {"method": "asteroid"})
+    metrics = trial_metrics(results(budget_spent=24.5))
     assert metrics == {"validation_loss": 4.0, "wall_seconds": 12.0, "n_accurate_train": 24,
                        "n_inaccurate_train": 100, "budget_spent": 24.5}
-
-
-def test_budget_spent_without_budget_counts_accurate_frames_and_delta_ml_labels() -> None:
-    assert budget_spent(results(), {"method": "standard"}) == 24.0
-    delta = {"method": "delta_ml", "name": "x", "data": {
-        "accurate": {"path": str(PROJECT_ROOT / "data/ethanol"), "level": "ccsd"},
-        "inaccurate": {"path": str(PROJECT_ROOT / "data/ethanol"), "level": "xtb"},
-        "cost_ratio": 20}}
-    assert budget_spent(results(), delta) == pytest.approx(24 + 24 / 20)
 
 
 def test_non_finite_losses_are_a_failure_reason() -> None:

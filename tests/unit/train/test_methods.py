@@ -8,28 +8,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from train_toy import tiny_config, toy_frames
+from train_toy import context, toy_frames, toy_splits
 
 from harness.train import methods
 from harness.train.bias import bias_weights
-from harness.train.config import parse_config
 from harness.train.experiment import convergence_warnings
-from harness.train.methods import MethodContext, Splits, run_method
+from harness.train.methods import run_method
 from harness.train.trainer import StageResult
-
-
-def toy_splits(inaccurate_labelled: bool = True) -> Splits:
-    accurate = toy_frames(16, seed=0, level="accurate")
-    inaccurate = toy_frames(32, seed=5, level="inaccurate", stiffness=40.0,
-                            labelled=inaccurate_labelled)
-    return Splits(accurate_train=accurate, validation=toy_frames(8, seed=1, level="accurate"),
-                  test=toy_frames(8, seed=2, level="accurate"), inaccurate_train=inaccurate,
-                  inaccurate_level=inaccurate)
-
-
-def context(tmp_path: Path, method: str, **changes: Any) -> MethodContext:
-    config = parse_config(tiny_config(method, **changes), "toy.yaml")
-    return MethodContext(config, torch.device("cpu"), torch.float64, tmp_path)
 
 
 class StageRecorder:
@@ -90,13 +75,6 @@ def test_asteroid_stage_two_trains_on_bias_weights(tmp_path: Path,
     # stage 2's model has the inaccurate level's energy zero: it validates on forces only
     assert recorder.options["stage2_gamma0.5"] == {"validate_forces_only": True}
     assert recorder.options["stage3_gamma0.5"] == {}
-
-
-def test_gamma_is_chosen_by_validation_loss(tmp_path: Path) -> None:
-    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
-    losses = outcome.details["validation_loss_by_gamma"]
-    assert set(losses) == {"0.5", "2"}
-    assert f"{outcome.details['chosen_gamma']:g}" == min(losses, key=losses.get)
 
 
 def test_asteroid_records_stage_one_beside_the_chosen_fine_tuning(tmp_path: Path) -> None:

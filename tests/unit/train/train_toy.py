@@ -6,6 +6,7 @@ and a small network learns them in a few epochs on CPU.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from harness.data.frames import FrameSet
-from harness.train.config import Schedule
+from harness.train.config import Schedule, parse_config
+from harness.train.methods import MethodContext, Splits
 from models.base import ForceField
 
 TOY_ATOMIC_NUMBERS = np.array([6, 8, 1, 1])
@@ -82,3 +84,18 @@ def tiny_config(method: str = "standard", **changes: Any) -> dict[str, Any]:
     }
     config.update(changes)
     return config
+
+
+def toy_splits(inaccurate_labelled: bool = True) -> Splits:
+    accurate = toy_frames(16, seed=0, level="accurate")
+    inaccurate = toy_frames(32, seed=5, level="inaccurate", stiffness=40.0,
+                            labelled=inaccurate_labelled)
+    return Splits(accurate_train=accurate, validation=toy_frames(8, seed=1, level="accurate"),
+                  test=toy_frames(8, seed=2, level="accurate"), inaccurate_train=inaccurate,
+                  inaccurate_level=inaccurate)
+
+
+def context(tmp_path: Path, method: str, **changes: Any) -> MethodContext:
+    """A CPU, float64 method context of ``tiny_config(method, **changes)``."""
+    config = parse_config(tiny_config(method, **changes), "toy.yaml")
+    return MethodContext(config, torch.device("cpu"), torch.float64, tmp_path)
