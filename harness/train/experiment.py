@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import yaml
 
+from harness.baselines import BASELINE_METHODS
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
@@ -30,7 +31,13 @@ from harness.train.config import (
     flatten,
     load_config,
 )
-from harness.train.methods import MethodContext, MethodOutcome, Splits, run_method
+from harness.train.methods import (
+    TRAINING_METHODS,
+    MethodContext,
+    MethodOutcome,
+    MethodRunner,
+    Splits,
+)
 from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
 from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
@@ -41,6 +48,13 @@ STILL_IMPROVING_METRIC = "training.stages_still_improving"
 # Tags: whether every trained stage converged, and the names of those that did not.
 FINE_TUNING_WORSE_METRIC = "training.fine_tuning_worse_than_stage1"  # 1: it did
 CONVERGED_TAG, NOT_CONVERGED_TAG = "training.converged", "training.not_converged_stages"
+# Every method a config may name: this driver sits above both the engine and the baselines.
+METHODS: dict[str, MethodRunner] = {**TRAINING_METHODS, **BASELINE_METHODS}
+
+
+def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
+    """The configured method on ``splits``."""
+    return METHODS[context.config.method](context, splits)
 
 
 def resolve_device(requested: str) -> torch.device:

@@ -10,7 +10,8 @@
 - score_matching: sliced score matching on unlabeled frames, then fine-tuning.
 - delta_ml: learn accurate - inaccurate labels on paired frames; prediction = inaccurate
   label + model, so it needs the inaccurate label at inference.
-- sgdml, ani1ccx, ani1ccx_finetuned: the baselines of ``harness.baselines``.
+- sgdml, ani1ccx, ani1ccx_finetuned: the baselines, in ``harness.baselines`` (a layer above
+  this one: they run on this engine, which knows nothing of them).
 
 Nothing here touches MLflow or writes results: side effects stay in ``experiment``.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,9 @@ class MethodOutcome:
     test_predictions: tuple[np.ndarray, np.ndarray] | None = None
     model_files: list[Path] = field(default_factory=list)
     model_name: str | None = None
+
+
+MethodRunner = Callable[[MethodContext, Splits], MethodOutcome]
 
 
 def stage_seed(seed: int, name: str) -> int:
@@ -296,21 +301,14 @@ def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
     return MethodOutcome(model, graphs(context, test), [result], details)
 
 
-def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
-    method = context.config.method
-    if method == "standard":
-        return standard(context, splits)
-    if method == "sgdml":
-        from harness.baselines.sgdml import sgdml
-
-        return sgdml(context, splits)
-    if method in ("ani1ccx", "ani1ccx_finetuned"):
-        from harness.baselines.ani import ani1ccx
-
-        return ani1ccx(context, splits, fine_tuned=method == "ani1ccx_finetuned")
-    if method == "score_matching":
-        return score_matching(context, splits)
-    if method == "delta_ml":
-        return delta_ml(context, splits)
-    return asteroid(context, splits, bias_aware=method not in ("no_bat", "inaccurate_only"),
-                    with_fine_tuning=method not in ("no_ft", "inaccurate_only"))
+# The methods of the training engine by configured name; the baselines add theirs in
+# ``harness.baselines.BASELINE_METHODS`` and the experiment driver joins the two.
+TRAINING_METHODS: dict[str, MethodRunner] = {
+    "standard": standard,
+    "asteroid": asteroid,
+    "no_bat": partial(asteroid, bias_aware=False),
+    "no_ft": partial(asteroid, with_fine_tuning=False),
+    "inaccurate_only": partial(asteroid, bias_aware=False, with_fine_tuning=False),
+    "score_matching": score_matching,
+    "delta_ml": delta_ml,
+}

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
 import torch
 from train_toy import tiny_config, toy_frames
 
+from harness.baselines import BASELINE_METHODS
 from harness.train import methods
 from harness.train.bias import bias_weights
-from harness.train.config import parse_config
-from harness.train.experiment import convergence_warnings
-from harness.train.methods import MethodContext, Splits, run_method
+from harness.train.config import Method, parse_config
+from harness.train.experiment import METHODS, convergence_warnings, run_method
+from harness.train.methods import TRAINING_METHODS, MethodContext, Splits
 from harness.train.trainer import StageResult
 
 
@@ -153,6 +154,11 @@ def test_score_matching_pretrains_on_unlabeled_frames_then_fine_tunes(
     assert torch.equal(start["atom_energy.2.weight"], end["atom_energy.2.weight"])
     assert outcome.details["temperature_K"] == 300.0
     assert all(np.isfinite(r["train_loss"]) for s in outcome.stages for r in s.history)
+
+
+def test_every_method_a_config_may_name_has_exactly_one_runner() -> None:
+    assert sorted(METHODS) == sorted(get_args(Method))
+    assert not set(TRAINING_METHODS) & set(BASELINE_METHODS)
 
 
 def test_standard_trains_one_stage_and_tests_on_accurate_frames(tmp_path: Path) -> None:
