@@ -19,7 +19,7 @@ import torch
 from harness.errors import ConfigError, DataError
 from harness.md.calculator import prepare_for_inference
 from harness.train.experiment import RUN_ID_FILE
-from models import ForceField, build_model
+from models import ForceField, HyperparameterError, build_model
 
 MODEL_FILE = "model.pt"
 MLFLOW_RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
@@ -94,7 +94,10 @@ def _from_checkpoint(path: Path, source: str, run_id: str | None, dtype: torch.d
     for key in CHECKPOINT_KEYS:
         if key not in checkpoint:
             raise DataError(source, key, "missing from the checkpoint")
-    model = build_model(checkpoint["model"], checkpoint["hyperparameters"], source)
+    try:
+        model = build_model(checkpoint["model"], checkpoint["hyperparameters"])
+    except HyperparameterError as error:
+        raise ConfigError(source, error.key_path, error.problem) from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

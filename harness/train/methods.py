@@ -39,7 +39,7 @@ from harness.train.config import Schedule, TrainConfig
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
 from harness.train.trainer import StageResult, Trainer, ValidationCallback
-from models import ForceField, build_model
+from models import ForceField, HyperparameterError, build_model
 
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
 SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
@@ -121,7 +121,10 @@ def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> Fo
     """
     config = context.config
     seed_everything(stage_seed(config.seed, name))
-    model = build_model(config.model.name, config.model.hyperparameters)
+    try:
+        model = build_model(config.model.name, config.model.hyperparameters)
+    except HyperparameterError as error:
+        raise ConfigError("<config>", error.key_path, error.problem) from None
     n_frames = len(scale_frames)
     model.fit_scale_shift([scale_frames.atomic_numbers] * n_frames, scale_frames.energies,
                           list(scale_frames.forces))

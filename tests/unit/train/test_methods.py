@@ -11,6 +11,7 @@ import torch
 from train_toy import tiny_config, toy_frames
 
 from harness.baselines import BASELINE_METHODS
+from harness.errors import ConfigError
 from harness.train import methods
 from harness.train.bias import bias_weights
 from harness.train.config import Method, parse_config
@@ -166,6 +167,13 @@ def test_standard_trains_one_stage_and_tests_on_accurate_frames(tmp_path: Path) 
     outcome = run_method(context(tmp_path, "standard"), splits)
     assert [stage.name for stage in outcome.stages] == ["standard"]
     assert len(outcome.test_graphs) == len(splits.test)
+
+
+def test_a_hyperparameter_the_backbone_refuses_is_a_config_error(tmp_path: Path) -> None:
+    refused = context(tmp_path, "standard",
+                      model={"name": "egnn", "hyperparameters": {"n_hidden": 64}})
+    with pytest.raises(ConfigError, match="model.n_hidden"):
+        methods.fresh_model(refused, "standard", toy_frames(4))
 
 
 def test_fresh_models_with_fit_scaling_get_training_batches(tmp_path: Path,
