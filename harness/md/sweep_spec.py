@@ -24,6 +24,7 @@ from harness.md.observables import HistogramSettings
 from harness.md.reference import DEFAULT_REFERENCE_LEVEL
 from harness.md.stability import StabilityCriteria
 from harness.md.validation import validated
+from harness.model_file import MODEL_FILE, holds_model
 from harness.yaml_files import read_yaml_file
 
 
@@ -182,7 +183,7 @@ def load_spec(path: str | Path) -> MDSweepSpec:
                                               f"{Path.cwd()})")
     for index, arm in enumerate(spec.arms):
         for slot, folder in enumerate(arm.run_dirs or []):
-            if not (Path(folder) / "model.pt").is_file():
+            if not holds_model(folder):
                 raise ConfigError(str(path), f"arms.{index}.run_dirs.{slot}",
-                                  f"'{folder}' holds no model.pt (not a finished run)")
+                                  f"'{folder}' holds no {MODEL_FILE} (not a finished run)")
     return spec

@@ -23,6 +23,7 @@ from harness.baselines import BASELINE_METHODS
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
+from harness.model_file import save_model
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
@@ -281,10 +282,9 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
         write_json_atomically(output / "results.json", results)
         model_files = list(outcome.model_files)
         if outcome.model is not None:
-            torch.save({"state_dict": outcome.model.state_dict(), "model": results["model"],
-                        "hyperparameters": config.model.hyperparameters,
-                        "config": config.model_dump(mode="json")}, output / "model.pt")
-            model_files.append(output / "model.pt")
+            model_files.append(save_model(output, outcome.model, results["model"],
+                                          config.model.hyperparameters,
+                                          config.model_dump(mode="json")))
         tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})
