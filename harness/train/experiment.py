@@ -24,6 +24,7 @@ from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.model_file import save_model
+from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
@@ -259,7 +260,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             buffered.add({f"{stage}.{key}": value for key, value in record.items()
                           if key not in ("step", "epoch")}, step=int(record["step"]))
 
-        context = MethodContext(config, device, dtype, output / "checkpoints", log_validation,
+        context = MethodContext(config, device, dtype, checkpoint_folder(output), log_validation,
                                 after_stage=buffered.flush)
         try:
             outcome = run_method(context, splits)

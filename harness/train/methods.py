@@ -34,13 +34,14 @@ from harness.data.pairing import pair_frames
 from harness.errors import ConfigError
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
-from harness.train.checkpoint import seed_everything
+from harness.train.checkpoint import seed_everything, stage_checkpoint
 from harness.train.config import Schedule, TrainConfig
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
 from harness.train.trainer import StageResult, Trainer, ValidationCallback
 from models import ForceField, HyperparameterError, build_model
 
+STAGE_ONE = "stage1"  # the stage name (and checkpoint) of theta_0, shared across gammas
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
 SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
 
@@ -169,7 +170,7 @@ def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Sc
     result = trainer.fit(name, model, objective, graphs(context, train_frames, weights),
                          graphs(context, validation_frames),
                          validation_loss(config, validate_forces_only),
-                         context.checkpoint_dir / f"{name}.pt")
+                         stage_checkpoint(context.checkpoint_dir, name))
     if context.after_stage is not None:
         context.after_stage()
     return result
@@ -195,8 +196,8 @@ def stage_one_bias(context: MethodContext, splits: Splits
                    ) -> tuple[StageResult, np.ndarray, np.ndarray]:
     """Train theta_0 on the accurate frames; raw and used bias of each inaccurate frame."""
     config = context.config
-    model = fresh_model(context, "stage1", splits.accurate_train)
-    result = run_stage(context, "stage1", model, config.schedules.accurate,
+    model = fresh_model(context, STAGE_ONE, splits.accurate_train)
+    result = run_stage(context, STAGE_ONE, model, config.schedules.accurate,
                        supervised_loss(config), splits.accurate_train, splits.validation)
     inaccurate = splits.inaccurate_train
     _, predicted = predict(model, graphs(context, inaccurate),
