@@ -188,7 +188,11 @@ class SweepSpec(Strict):
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: mappings merge key by key, anything else is replaced."""
+    """``override`` over ``base``: mappings merge key by key, anything else is replaced.
+
+    Hand-made on purpose: of the libraries dvc installs, OmegaConf refuses a mapping over a
+    list and turns tuples into lists, and dpath fails on int keys and tuples.
+    """
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
