@@ -167,7 +167,7 @@ def _md_run(args: argparse.Namespace) -> None:
     from harness.md.results import json_safe
     from harness.md.runner import MDSettings
     from harness.md.single import RunRequest, run_md
-    from harness.md.validation import validated
+    from harness.validation import validated
 
     if args.threads is not None:
         import torch

@@ -3,6 +3,8 @@
 import models.egnn  # noqa: F401  (registers "egnn")
 import models.gemnet  # noqa: F401  (registers "gemnet_t")
 from models.base import ForceField, energy_and_forces
+from models.errors import HyperparameterError
 from models.registry import available_models, build_model, register_model
 
-__all__ = ["ForceField", "energy_and_forces", "available_models", "build_model", "register_model"]
+__all__ = ["ForceField", "HyperparameterError", "energy_and_forces", "available_models",
+           "build_model", "register_model"]

@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from harness.errors import ConfigError
 from models.base import ForceField
+from models.errors import HyperparameterError
 from models.graph import edge_vectors, radius_graph
 from models.registry import register_model
 
@@ -110,11 +110,13 @@ class EGNN(ForceField):
                  update_coordinates: bool = False) -> None:
         super().__init__(max_atomic_number)
         if max_atomic_number < OXYGEN:
-            raise ConfigError("egnn", "model.max_atomic_number",
-                              f"must be at least {OXYGEN} (H, C, N, O); got {max_atomic_number}")
+            raise HyperparameterError(
+                "egnn", "model.max_atomic_number",
+                f"must be at least {OXYGEN} (H, C, N, O); got {max_atomic_number}")
         for key, value in (("n_features", n_features), ("n_layers", n_layers)):
             if value < 1:
-                raise ConfigError("egnn", f"model.{key}", f"must be positive; got {value}")
+                raise HyperparameterError("egnn", f"model.{key}",
+                                          f"must be positive; got {value}")
         self.cutoff = cutoff
         self.embedding = nn.Embedding(max_atomic_number + 1, n_features)
         self.radial = RadialFeatures(radial_basis_size, radial_basis_max_distance)

@@ -10,8 +10,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from harness.errors import ConfigError
 from models.base import ForceField
+from models.errors import HyperparameterError
 
 _REGISTRY: dict[str, type[ForceField]] = {}
 
@@ -31,19 +31,21 @@ def available_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_model(name: str, hyperparameters: dict[str, Any] | None = None,
-                source: str = "<config>") -> ForceField:
-    """The registered model ``name`` built with ``hyperparameters`` (unknown keys are errors)."""
+def build_model(name: str, hyperparameters: dict[str, Any] | None = None) -> ForceField:
+    """The registered model ``name`` built with ``hyperparameters``.
+
+    An unknown name or key, or a value the backbone refuses, is a ``HyperparameterError``.
+    """
     if name not in _REGISTRY:
-        raise ConfigError(source, "model.name",
-                          f"unknown model '{name}'; known: {available_models()}")
+        raise HyperparameterError(name, "model.name",
+                                  f"unknown model '{name}'; known: {available_models()}")
     cls = _REGISTRY[name]
     hyperparameters = dict(hyperparameters or {})
     accepted = inspect.signature(cls.__init__).parameters
     unknown = sorted(set(hyperparameters) - set(accepted))
     if unknown:
-        raise ConfigError(
-            source, f"model.{unknown[0]}",
+        raise HyperparameterError(
+            name, f"model.{unknown[0]}",
             f"not a hyper-parameter of '{name}'; accepted: {sorted(set(accepted) - {'self'})}",
         )
     model = cls(**hyperparameters)

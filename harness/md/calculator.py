@@ -18,6 +18,7 @@ from torch import Tensor
 
 from harness.data.units import KCAL_PER_MOL_IN_EV
 from harness.errors import ConfigError
+from harness.md.loading import load_model, prepare_for_inference
 from models.base import ForceField, energy_and_forces
 
 
@@ -55,13 +56,6 @@ class ReplicaForces:
                 forces_ev.reshape(positions.shape) * KCAL_PER_MOL_IN_EV)
 
 
-def prepare_for_inference(model: ForceField, dtype: torch.dtype, device: str | torch.device
-                          ) -> ForceField:
-    """The model in eval mode on ``device`` in ``dtype``, with no parameter gradients (MD only
-    differentiates with respect to positions, and skipping weight gradients saves time)."""
-    return model.to(device=torch.device(device), dtype=dtype).eval().requires_grad_(False)
-
-
 class ForceFieldCalculator(Calculator):
     """An ASE calculator for any trained harness model (isolated molecules, no cell).
 
@@ -81,9 +75,7 @@ class ForceFieldCalculator(Calculator):
     def load(cls, source: str | Path, dtype: torch.dtype = torch.float64,
              device: str | torch.device = "cpu", tracking_uri: str | None = None
              ) -> ForceFieldCalculator:
-        """From a training run folder, a ``model.pt`` or an MLflow run id (``runs:/ID``)."""
-        from harness.md.loading import load_model
-
+        """From a training run folder, its model file or an MLflow run id (``runs:/ID``)."""
         return cls(load_model(source, dtype, device, tracking_uri).model, dtype, device)
 
     def calculate(self, atoms: Atoms | None = None, properties: list[str] | None = None,

@@ -1,8 +1,7 @@
-"""Trained models back from a run folder, its ``model.pt``, or an MLflow run id.
+"""Trained models back for MD from a run folder, its model file, or an MLflow run id.
 
-``harness train`` writes ``model.pt`` = {"state_dict", "model", "hyperparameters", "config"}
-into the run folder and logs it as an MLflow artifact; both routes rebuild the model from the
-registry by name and hyper-parameters and load the weights.
+``harness train`` writes the model file (``harness.model_file``) into the run folder and logs
+it as an MLflow artifact; both routes read it with ``harness.model_file.load_model``.
 """
 
 from __future__ import annotations
@@ -16,14 +15,13 @@ from typing import Any
 
 import torch
 
+from harness import model_file
 from harness.errors import ConfigError, DataError
-from harness.md.calculator import prepare_for_inference
+from harness.model_file import MODEL_FILE
 from harness.train.experiment import RUN_ID_FILE
-from models import ForceField, build_model
+from models import ForceField
 
-MODEL_FILE = "model.pt"
 MLFLOW_RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
-CHECKPOINT_KEYS = ("state_dict", "model", "hyperparameters")
 
 
 @dataclass(frozen=True)
@@ -43,30 +41,29 @@ class LoadedModel:
 def load_model(source: str | Path, dtype: torch.dtype = torch.float64,
                device: str | torch.device = "cpu", tracking_uri: str | None = None
                ) -> LoadedModel:
-    """``source``: a run folder, a ``model.pt`` file, or an MLflow run id (32 hex digits,
-    optionally as ``runs:/ID``) whose ``model.pt`` artifact is downloaded."""
+    """``source``: a run folder, its model file, or an MLflow run id (32 hex digits,
+    optionally as ``runs:/ID``) whose model file artifact is downloaded."""
     path = Path(source)
     if path.exists():
-        checkpoint_path = path / MODEL_FILE if path.is_dir() else path
-        if not checkpoint_path.is_file():
+        file_path = model_file.model_path(path) if path.is_dir() else path
+        if not file_path.is_file():
             raise DataError(str(path), MODEL_FILE,
                             "missing: not a finished training run (run `harness train` first)")
-        run_id_path = checkpoint_path.parent / RUN_ID_FILE
+        run_id_path = file_path.parent / RUN_ID_FILE
         run_id = run_id_path.read_text().strip() if run_id_path.exists() else None
-        return _from_checkpoint(checkpoint_path, str(checkpoint_path), run_id, dtype, device)
+        return _loaded(file_path, str(file_path), run_id, dtype, device)
     match = MLFLOW_RUN_ID.match(str(source).strip())
     if match is None:
         raise ConfigError(str(source), "model",
-                          "no such run folder or model.pt, and not an MLflow run id "
+                          f"no such run folder or {MODEL_FILE}, and not an MLflow run id "
                           "(32 hex digits, or runs:/ID)")
     run_id = match.group(1)
     with tempfile.TemporaryDirectory() as folder:
-        checkpoint_path = _download_checkpoint(run_id, tracking_uri, Path(folder))
-        return _from_checkpoint(checkpoint_path, f"runs:/{run_id}/{MODEL_FILE}", run_id, dtype,
-                                device)
+        file_path = _download_model_file(run_id, tracking_uri, Path(folder))
+        return _loaded(file_path, f"runs:/{run_id}/{MODEL_FILE}", run_id, dtype, device)
 
 
-def _download_checkpoint(run_id: str, tracking_uri: str | None, folder: Path) -> Path:
+def _download_model_file(run_id: str, tracking_uri: str | None, folder: Path) -> Path:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
@@ -83,23 +80,15 @@ def _download_checkpoint(run_id: str, tracking_uri: str | None, folder: Path) ->
                           f"{str(error).splitlines()[0]}") from None
 
 
-def _from_checkpoint(path: Path, source: str, run_id: str | None, dtype: torch.dtype,
-                     device: str | torch.device) -> LoadedModel:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds for a corrupt or foreign file
-        raise DataError(source, MODEL_FILE, f"not a readable checkpoint ({error})") from None
-    if not isinstance(checkpoint, dict):
-        raise DataError(source, MODEL_FILE, "expected a mapping")
-    for key in CHECKPOINT_KEYS:
-        if key not in checkpoint:
-            raise DataError(source, key, "missing from the checkpoint")
-    model = build_model(checkpoint["model"], checkpoint["hyperparameters"], source)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        raise DataError(source, "state_dict",
-                        f"does not fit model '{checkpoint['model']}': "
-                        f"{str(error).splitlines()[0]}") from None
-    return LoadedModel(model=prepare_for_inference(model, dtype, device), source=source,
-                       config=dict(checkpoint.get("config") or {}), run_id=run_id)
+def _loaded(path: Path, source: str, run_id: str | None, dtype: torch.dtype,
+            device: str | torch.device) -> LoadedModel:
+    stored = model_file.load_model(path, source)
+    return LoadedModel(model=prepare_for_inference(stored.model, dtype, device), source=source,
+                       config=stored.config, run_id=run_id)
+
+
+def prepare_for_inference(model: ForceField, dtype: torch.dtype, device: str | torch.device
+                          ) -> ForceField:
+    """The model in eval mode on ``device`` in ``dtype``, with no parameter gradients (MD only
+    differentiates with respect to positions, and skipping weight gradients saves time)."""
+    return model.to(device=torch.device(device), dtype=dtype).eval().requires_grad_(False)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 from ase.units import kB
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from harness.data.units import KCAL_PER_MOL_IN_EV
+from harness.validation import Strict
 
 PS_IN_FS = 1000.0
 
 
-class HistogramSettings(BaseModel):
+class HistogramSettings(Strict):
     """Range (Angstrom) and resolution of h(r). r_max should exceed the stability threshold,
     so that every distance of a frame that passed it falls inside the range."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     r_max_A: float = Field(6.0, gt=0)
     n_bins: int = Field(300, ge=1)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from harness.data.units import KCAL_PER_MOL_IN_EV
 from harness.md.dynamics import (
@@ -29,13 +29,14 @@ from harness.md.dynamics import (
 )
 from harness.md.observables import PS_IN_FS
 from harness.md.stability import NOT_FAILED, FailureMonitor, StabilityCriteria, detect_bonds
+from harness.validation import Strict
 
 
-class MDSettings(BaseModel):
+class MDSettings(Strict):
     """One set of trajectories. ``friction_per_fs`` is in 1/fs (the paper: 0.002 at 500 K and
     0.5 fs); the NVE ensemble has no thermostat and ignores it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     ensemble: Literal["langevin", "nve"] = "langevin"
     steps: int = Field(ge=1)

@@ -19,16 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from ase.data import covalent_radii
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from torch import Tensor
+
+from harness.validation import Strict
 
 NOT_FAILED = -1
 
 
-class StabilityCriteria(BaseModel):
+class StabilityCriteria(Strict):
     """Thresholds of the two failure criteria (Angstrom; dimensionless factors)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     max_pair_distance_A: float = Field(5.0, gt=0)
     bond_stretch_factor: float = Field(1.5, gt=1)

@@ -30,6 +30,7 @@ from harness.md.single import DTYPES
 from harness.md.sweep_models import selected_trial_run
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
 from harness.md.tracking import log_md_run, supersede_md_runs, tag_model_run
+from harness.model_file import holds_model
 from harness.sweeps.plan import number
 from harness.sweeps.spec import deep_merge
 
@@ -76,7 +77,7 @@ def trained_model(spec: MDSweepSpec, arm: ArmSpec, slot: int, source: str) -> Pa
     config_source = f"{source} (arm '{arm.name}', training seed {seed})"
     config = parse_config(training_config(spec, arm, seed), config_source)
     claim_output_folder(config, folder, config_source)  # refuses a folder of another config
-    if not ((folder / "model.pt").is_file() and (folder / "results.json").is_file()):
+    if not (holds_model(folder) and (folder / "results.json").is_file()):
         run(config, config_source, folder)
     return folder
 

@@ -17,18 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from harness.errors import ConfigError
 from harness.md.observables import HistogramSettings
 from harness.md.reference import DEFAULT_REFERENCE_LEVEL
 from harness.md.stability import StabilityCriteria
-from harness.md.validation import validated
+from harness.model_file import MODEL_FILE, holds_model
+from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class TrainingSpec(Strict):
@@ -182,7 +179,7 @@ def load_spec(path: str | Path) -> MDSweepSpec:
                                               f"{Path.cwd()})")
     for index, arm in enumerate(spec.arms):
         for slot, folder in enumerate(arm.run_dirs or []):
-            if not (Path(folder) / "model.pt").is_file():
+            if not holds_model(folder):
                 raise ConfigError(str(path), f"arms.{index}.run_dirs.{slot}",
-                                  f"'{folder}' holds no model.pt (not a finished run)")
+                                  f"'{folder}' holds no {MODEL_FILE} (not a finished run)")
     return spec

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Annotated, Any, get_args
 
 import yaml
-from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from harness.data.budget import MEASURED
 from harness.errors import ConfigError
-from harness.train.config import Method, Strict
+from harness.train.config import Method
+from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
 
 DEFAULT_PROFILE = "default"
@@ -187,7 +188,11 @@ class SweepSpec(Strict):
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: mappings merge key by key, anything else is replaced."""
+    """``override`` over ``base``: mappings merge key by key, anything else is replaced.
+
+    Hand-made on purpose: of the libraries dvc installs, OmegaConf refuses a mapping over a
+    list and turns tuples into lists, and dpath fails on int keys and tuples.
+    """
     merged = copy.deepcopy(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -207,14 +212,6 @@ def apply_profile(content: dict[str, Any], profile: dict[str, Any]) -> dict[str,
             deep_merge(model, {"hyperparameters": hyperparameters})
             if isinstance(model, dict) else model for model in merged["models"]]
     return merged
-
-
-def _key_path(location: tuple[int | str, ...]) -> str:
-    """Pydantic's error location without its type tags (``function-after[...]``, ``float``)."""
-    tags = ("function-", "literal[", "float", "int", "str", "bool", "list[", "dict[")
-    parts = [str(part) for part in location
-             if not (isinstance(part, str) and part.startswith(tags))]
-    return ".".join(parts) or "<top>"
 
 
 def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> SweepSpec:
@@ -238,15 +235,12 @@ def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> Swe
                           f"{sorted({DEFAULT_PROFILE, *profiles})}")
     merged = apply_profile(content, profiles.get(profile) or {})
     try:
-        spec = SweepSpec.model_validate({**merged, "profile": profile})
-    except ValidationError as error:
-        first = error.errors()[0]
-        message = "unknown key" if first["type"] == "extra_forbidden" else \
-            first["msg"].removeprefix("Value error, ")
-        if profile in profiles:
-            message += f" (with profile '{profile}' applied)"
-        raise ConfigError(source, _key_path(first["loc"]), message) from None
-    return spec
+        return validated(SweepSpec, {**merged, "profile": profile}, source)
+    except ConfigError as error:
+        if profile not in profiles:
+            raise
+        raise ConfigError(source, error.key_path,
+                          f"{error.problem} (with profile '{profile}' applied)") from None
 
 
 def load_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> SweepSpec:

@@ -4,7 +4,7 @@ Stage 1 (theta_0 on the accurate frames) does not depend on gamma. Its finished 
 published under ``<state>/stage1/<hash>.pt``, where the hash covers the whole training config
 except its name and gammas, and the code and data versions, so only a trial that would train
 the very same stage 1 with the same code and data reuses it.
-A trial adopts it by copying it to ``checkpoints/stage1.pt`` in its own folder before training:
+A trial adopts it by copying it to its own stage 1 checkpoint before training:
 the trainer then resumes a finished stage (model, best state and RNG states restored) and goes
 straight to the bias and stage 2, with the results an uninterrupted run would give.
 """
@@ -21,9 +21,14 @@ from typing import Any
 
 from harness.sweeps.plan import GAMMA_METHODS
 from harness.sweeps.versions import trial_versions
+from harness.train.checkpoint import checkpoint_folder, stage_checkpoint
+from harness.train.methods import STAGE_ONE
 from harness.train.trainer import stage_finished
 
-STAGE_ONE_CHECKPOINT = Path("checkpoints") / "stage1.pt"  # methods.run_stage's name for it
+
+def stage_one_checkpoint(trial_folder: Path) -> Path:
+    """Where the trial's training keeps (and resumes) its stage 1."""
+    return stage_checkpoint(checkpoint_folder(trial_folder), STAGE_ONE)
 
 
 def stage_one_key(config: dict[str, Any]) -> str:
@@ -53,7 +58,7 @@ def adopt(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
     """Give a trial that has not started stage 1 the shared, finished stage 1; True if so."""
     if config["method"] not in GAMMA_METHODS:
         return False
-    own, shared = trial_folder / STAGE_ONE_CHECKPOINT, shared_checkpoint(state_dir, config)
+    own, shared = stage_one_checkpoint(trial_folder), shared_checkpoint(state_dir, config)
     if own.exists() or not shared.exists():
         return False
     _copy_atomically(shared, own)
@@ -64,7 +69,7 @@ def publish(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool
     """Share a trial's stage 1 once it has finished (stopped early or at its limit)."""
     if config["method"] not in GAMMA_METHODS:
         return False
-    own, shared = trial_folder / STAGE_ONE_CHECKPOINT, shared_checkpoint(state_dir, config)
+    own, shared = stage_one_checkpoint(trial_folder), shared_checkpoint(state_dir, config)
     if shared.exists() or not own.exists():
         return False
     if not stage_finished(own):

@@ -22,6 +22,18 @@ import torch
 
 from harness.errors import DataError
 
+CHECKPOINT_FOLDER = "checkpoints"  # in a run folder
+
+
+def checkpoint_folder(run_folder: str | Path) -> Path:
+    """Where a run keeps its stage checkpoints (and files a stage keeps beside them)."""
+    return Path(run_folder) / CHECKPOINT_FOLDER
+
+
+def stage_checkpoint(checkpoint_dir: str | Path, stage: str) -> Path:
+    """The checkpoint of the stage named ``stage``; the stage resumes from it when it exists."""
+    return Path(checkpoint_dir) / f"{stage}.pt"
+
 
 def save_checkpoint(path: Path, content: dict[str, Any]) -> None:
     path = Path(path)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
 
 Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "score_matching",
@@ -22,12 +23,6 @@ Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Schedule(Strict):
@@ -278,23 +273,11 @@ class TrainConfig(Strict):
         return self
 
 
-def _key_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "<top>"
-
-
 def parse_config(content: dict[str, Any], source: str) -> TrainConfig:
     """Validate a mapping; the first problem becomes a ConfigError naming ``source`` and key."""
     if not isinstance(content, dict):
         raise ConfigError(source, "<top>", "expected a mapping of keys to values")
-    try:
-        return TrainConfig.model_validate(content)
-    except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(part for part in first["loc"] if not str(part).startswith("function-"))
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        raise ConfigError(source, _key_path(location), message) from None
+    return validated(TrainConfig, content, source)
 
 
 def load_config(path: str | Path) -> TrainConfig:

@@ -20,10 +20,13 @@ import numpy as np
 import torch
 import yaml
 
+from harness.baselines import BASELINE_METHODS
 from harness.data.budget import Allocation, allocate, resolve_cost_ratio
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
+from harness.model_file import save_model
+from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
@@ -32,7 +35,13 @@ from harness.train.config import (
     flatten,
     load_config,
 )
-from harness.train.methods import MethodContext, MethodOutcome, Splits, run_method
+from harness.train.methods import (
+    TRAINING_METHODS,
+    MethodContext,
+    MethodOutcome,
+    MethodRunner,
+    Splits,
+)
 from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
 from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
@@ -43,6 +52,13 @@ STILL_IMPROVING_METRIC = "training.stages_still_improving"
 # Tags: whether every trained stage converged, and the names of those that did not.
 FINE_TUNING_WORSE_METRIC = "training.fine_tuning_worse_than_stage1"  # 1: it did
 CONVERGED_TAG, NOT_CONVERGED_TAG = "training.converged", "training.not_converged_stages"
+# Every method a config may name: this driver sits above both the engine and the baselines.
+METHODS: dict[str, MethodRunner] = {**TRAINING_METHODS, **BASELINE_METHODS}
+
+
+def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
+    """The configured method on ``splits``."""
+    return METHODS[context.config.method](context, splits)
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -264,7 +280,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             buffered.add({f"{stage}.{key}": value for key, value in record.items()
                           if key not in ("step", "epoch")}, step=int(record["step"]))
 
-        context = MethodContext(config, device, dtype, output / "checkpoints", log_validation,
+        context = MethodContext(config, device, dtype, checkpoint_folder(output), log_validation,
                                 after_stage=buffered.flush)
         try:
             outcome = run_method(context, splits)
@@ -288,10 +304,9 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
         write_json_atomically(output / "results.json", results)
         model_files = list(outcome.model_files)
         if outcome.model is not None:
-            torch.save({"state_dict": outcome.model.state_dict(), "model": results["model"],
-                        "hyperparameters": config.model.hyperparameters,
-                        "config": config.model_dump(mode="json")}, output / "model.pt")
-            model_files.append(output / "model.pt")
+            model_files.append(save_model(output, outcome.model, results["model"],
+                                          config.model.hyperparameters,
+                                          config.model_dump(mode="json")))
         tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
         tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
                              for stage in outcome.stages})

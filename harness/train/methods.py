@@ -11,7 +11,8 @@
 - score_matching: sliced score matching on unlabeled frames, then fine-tuning.
 - delta_ml: learn accurate - inaccurate labels on paired frames; prediction = inaccurate
   label + model, so it needs the inaccurate label at inference.
-- sgdml, ani1ccx, ani1ccx_finetuned: the baselines of ``harness.baselines``.
+- sgdml, ani1ccx, ani1ccx_finetuned: the baselines, in ``harness.baselines`` (a layer above
+  this one: they run on this engine, which knows nothing of them).
 
 Nothing here touches MLflow or writes results: side effects stay in ``experiment``.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +35,15 @@ from harness.data.pairing import pair_frames
 from harness.errors import ConfigError
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
-from harness.train.checkpoint import seed_everything
+from harness.train.checkpoint import seed_everything, stage_checkpoint
 from harness.train.config import Schedule, TrainConfig
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
 from harness.train.trainer import StageResult, Trainer, ValidationCallback
-from models import ForceField, build_model
+from models import ForceField, HyperparameterError, build_model
 
+STAGE_ONE = "stage1"  # the stage name (and checkpoint) of theta_0, shared across gammas
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
 SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
 
@@ -90,6 +93,9 @@ class MethodOutcome:
     model_name: str | None = None
 
 
+MethodRunner = Callable[[MethodContext, Splits], MethodOutcome]
+
+
 def stage_seed(seed: int, name: str) -> int:
     """A seed per stage name, so that stages do not share shuffling order by accident."""
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**31
@@ -118,7 +124,10 @@ def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> Fo
     """
     config = context.config
     seed_everything(stage_seed(config.seed, name))
-    model = build_model(config.model.name, config.model.hyperparameters)
+    try:
+        model = build_model(config.model.name, config.model.hyperparameters)
+    except HyperparameterError as error:
+        raise ConfigError("<config>", error.key_path, error.problem) from None
     n_frames = len(scale_frames)
     model.fit_scale_shift([scale_frames.atomic_numbers] * n_frames, scale_frames.energies,
                           list(scale_frames.forces))
@@ -163,7 +172,7 @@ def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Sc
     result = trainer.fit(name, model, objective, graphs(context, train_frames, weights),
                          graphs(context, validation_frames),
                          validation_loss(config, validate_forces_only),
-                         context.checkpoint_dir / f"{name}.pt")
+                         stage_checkpoint(context.checkpoint_dir, name))
     if context.after_stage is not None:
         context.after_stage()
     return result
@@ -189,8 +198,8 @@ def stage_one_bias(context: MethodContext, splits: Splits
                    ) -> tuple[StageResult, np.ndarray, np.ndarray]:
     """Train theta_0 on the accurate frames; raw and used bias of each inaccurate frame."""
     config = context.config
-    model = fresh_model(context, "stage1", splits.accurate_train)
-    result = run_stage(context, "stage1", model, config.schedules.accurate,
+    model = fresh_model(context, STAGE_ONE, splits.accurate_train)
+    result = run_stage(context, STAGE_ONE, model, config.schedules.accurate,
                        supervised_loss(config), splits.accurate_train, splits.validation)
     inaccurate = splits.inaccurate_train
     _, predicted = predict(model, graphs(context, inaccurate),
@@ -304,21 +313,14 @@ def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
     return MethodOutcome(model, graphs(context, test), [result], details)
 
 
-def run_method(context: MethodContext, splits: Splits) -> MethodOutcome:
-    method = context.config.method
-    if method == "standard":
-        return standard(context, splits)
-    if method == "sgdml":
-        from harness.baselines.sgdml import sgdml
-
-        return sgdml(context, splits)
-    if method in ("ani1ccx", "ani1ccx_finetuned"):
-        from harness.baselines.ani import ani1ccx
-
-        return ani1ccx(context, splits, fine_tuned=method == "ani1ccx_finetuned")
-    if method == "score_matching":
-        return score_matching(context, splits)
-    if method == "delta_ml":
-        return delta_ml(context, splits)
-    return asteroid(context, splits, bias_aware=method not in ("no_bat", "inaccurate_only"),
-                    with_fine_tuning=method not in ("no_ft", "inaccurate_only"))
+# The methods of the training engine by configured name; the baselines add theirs in
+# ``harness.baselines.BASELINE_METHODS`` and the experiment driver joins the two.
+TRAINING_METHODS: dict[str, MethodRunner] = {
+    "standard": standard,
+    "asteroid": asteroid,
+    "no_bat": partial(asteroid, bias_aware=False),
+    "no_ft": partial(asteroid, with_fine_tuning=False),
+    "inaccurate_only": partial(asteroid, bias_aware=False, with_fine_tuning=False),
+    "score_matching": score_matching,
+    "delta_ml": delta_ml,
+}

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from harness.errors import ConfigError
 from models.base import ForceField
+from models.errors import HyperparameterError
 from models.gemnet.bases import RadialBesselBasis, SphericalBasis
 from models.gemnet.blocks import (
     AtomEmbedding,
@@ -64,8 +64,9 @@ class GemNetT(ForceField):
                  envelope_exponent: int = 5) -> None:
         super().__init__(max_atomic_number)
         if max_atomic_number < OXYGEN:
-            raise ConfigError("gemnet_t", "model.max_atomic_number",
-                              f"must be at least {OXYGEN} (H, C, N, O); got {max_atomic_number}")
+            raise HyperparameterError(
+                "gemnet_t", "model.max_atomic_number",
+                f"must be at least {OXYGEN} (H, C, N, O); got {max_atomic_number}")
         positive = {"num_blocks": num_blocks, "emb_size_atom": emb_size_atom,
                     "emb_size_edge": emb_size_edge, "emb_size_trip": emb_size_trip,
                     "emb_size_rbf": emb_size_rbf, "emb_size_cbf": emb_size_cbf,
@@ -73,16 +74,17 @@ class GemNetT(ForceField):
                     "num_spherical": num_spherical, "envelope_exponent": envelope_exponent}
         for key, value in positive.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError("gemnet_t", f"model.{key}",
-                                  f"must be a positive integer; got {value!r}")
+                raise HyperparameterError("gemnet_t", f"model.{key}",
+                                          f"must be a positive integer; got {value!r}")
         counts = {"num_before_skip": num_before_skip, "num_after_skip": num_after_skip,
                   "num_concat": num_concat, "num_atom": num_atom}
         for key, value in counts.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError("gemnet_t", f"model.{key}",
-                                  f"must be a non-negative integer; got {value!r}")
+                raise HyperparameterError("gemnet_t", f"model.{key}",
+                                          f"must be a non-negative integer; got {value!r}")
         if not cutoff > 0:
-            raise ConfigError("gemnet_t", "model.cutoff", f"must be positive; got {cutoff!r}")
+            raise HyperparameterError("gemnet_t", "model.cutoff",
+                                      f"must be positive; got {cutoff!r}")
         self.cutoff = float(cutoff)
         self.radial_basis = RadialBesselBasis(num_radial, cutoff, envelope_exponent)
         self.spherical_basis = SphericalBasis(num_spherical, num_radial, cutoff,

@@ -27,7 +27,8 @@ from harness.errors import ConfigError, DataError
 from harness.train import experiment
 from harness.train.batching import frames_to_graphs
 from harness.train.config import parse_config
-from harness.train.methods import Splits, run_method
+from harness.train.experiment import run_method
+from harness.train.methods import Splits
 from harness.train.prediction import predict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]

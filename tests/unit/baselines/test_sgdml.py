@@ -20,7 +20,7 @@ from harness.baselines.sgdml import (
 from harness.errors import ConfigError
 from harness.train import experiment
 from harness.train.config import parse_config
-from harness.train.methods import run_method
+from harness.train.experiment import run_method
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import scatter
 
+from harness.model_file import save_model
 from models import build_model
 from models.base import ForceField
 
@@ -45,16 +46,16 @@ class SpringModel(ForceField):
         return scatter(per_atom.reshape(-1), batch, dim=0, dim_size=n_molecules, reduce="sum")
 
 
-def save_run(folder: Path, state_dict: dict | None = None, run_id: str | None = None,
+def save_run(folder: Path, weights: ForceField | None = None, run_id: str | None = None,
              method: str = "asteroid") -> Path:
-    """A run folder as ``harness train`` leaves it (model.pt, and the MLflow run id)."""
+    """A run folder as ``harness train`` leaves it (the model file, and the MLflow run id).
+
+    The file says the model is the tiny EGNN; ``weights`` (default: that model) are saved.
+    """
     torch.manual_seed(0)
-    model = build_model("egnn", TINY_EGNN)
     folder.mkdir(parents=True)
-    torch.save({"state_dict": state_dict or model.state_dict(), "model": "egnn",
-                "hyperparameters": TINY_EGNN,
-                "config": {"method": method, "model": {"name": "egnn"}}},
-               folder / "model.pt")
+    model = build_model("egnn", TINY_EGNN) if weights is None else weights
+    save_model(folder, model, "egnn", TINY_EGNN, {"method": method, "model": {"name": "egnn"}})
     if run_id:
         (folder / "mlflow_run_id.txt").write_text(run_id + "\n")
     return folder

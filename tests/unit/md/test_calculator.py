@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from ase import Atoms, units
-from md_toy import SpringModel, ethanol_start
+from md_toy import SpringModel, ethanol_start, save_run
 
 from harness.errors import ConfigError
-from harness.md.calculator import ForceFieldCalculator, ReplicaForces, prepare_for_inference
+from harness.md.calculator import ForceFieldCalculator, ReplicaForces
+from harness.md.loading import prepare_for_inference
 from models import build_model
 from models.base import energy_and_forces
 
@@ -93,3 +96,14 @@ def test_periodic_atoms_are_refused_with_the_field_named() -> None:
     atoms.calc = ForceFieldCalculator(SpringModel(ethanol_start()[1]))
     with pytest.raises(ConfigError, match="pbc"):
         atoms.get_potential_energy()
+
+
+def test_a_calculator_loaded_from_a_run_folder_is_the_saved_model(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model("egnn", {"n_features": 8, "n_layers": 1})
+    folder = save_run(tmp_path / "run", weights=model)
+    atoms, again = displaced_ethanol(), displaced_ethanol()
+    atoms.calc = ForceFieldCalculator.load(folder)
+    again.calc = ForceFieldCalculator(model)
+    assert atoms.get_potential_energy() == pytest.approx(again.get_potential_energy(),
+                                                         rel=1e-12)

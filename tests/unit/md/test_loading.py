@@ -45,6 +45,6 @@ def test_corrupt_or_mismatched_checkpoints_are_data_errors(tmp_path: Path) -> No
     corrupt.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match="readable"):
         load_model(corrupt)
-    mismatched = build_model("egnn", {"n_features": 4, "n_layers": 1}).state_dict()
+    mismatched = build_model("egnn", {"n_features": 4, "n_layers": 1})
     with pytest.raises(DataError, match="state_dict"):
-        load_model(save_run(tmp_path / "mismatched", state_dict=mismatched))
+        load_model(save_run(tmp_path / "mismatched", weights=mismatched))

@@ -9,7 +9,8 @@ import torch
 from md_toy import SpringModel, ethanol_start
 from pydantic import ValidationError
 
-from harness.md.calculator import ForceFieldCalculator, ReplicaForces, prepare_for_inference
+from harness.md.calculator import ForceFieldCalculator, ReplicaForces
+from harness.md.loading import prepare_for_inference
 from harness.md.observables import energy_drift_per_atom_per_ps
 from harness.md.runner import MDSettings, simulate, simulate_with_ase
 from models import build_model

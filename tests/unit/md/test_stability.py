@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from md_toy import SpringModel, ethanol_start
 
-from harness.md.calculator import ReplicaForces, prepare_for_inference
+from harness.md.calculator import ReplicaForces
+from harness.md.loading import prepare_for_inference
 from harness.md.runner import MDSettings, simulate
 from harness.md.stability import (
     NOT_FAILED,

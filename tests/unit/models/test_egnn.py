@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harness.errors import ConfigError
-from models import build_model
+from models import HyperparameterError, build_model
 from models.egnn import EGNN
 
 
@@ -19,12 +18,12 @@ def test_defaults_are_the_papers_five_layers_of_128_features():
 
 
 def test_embedding_must_cover_hydrogen_carbon_nitrogen_oxygen():
-    with pytest.raises(ConfigError, match="max_atomic_number"):
+    with pytest.raises(HyperparameterError, match="max_atomic_number"):
         build_model("egnn", {"max_atomic_number": 7})
 
 
-def test_unknown_hyperparameter_is_a_config_error():
-    with pytest.raises(ConfigError, match="model.n_hidden"):
+def test_unknown_hyperparameter_is_a_hyperparameter_error():
+    with pytest.raises(HyperparameterError, match="model.n_hidden"):
         build_model("egnn", {"n_hidden": 64})
 
 

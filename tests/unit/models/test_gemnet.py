@@ -15,9 +15,8 @@ from scipy.special import eval_legendre, spherical_jn
 from torch_geometric.data import Data
 
 from harness.bench.molecules import ASPIRIN, ETHANOL, METHANE, Geometry
-from harness.errors import ConfigError
 from harness.train.batching import make_loader
-from models import build_model
+from models import HyperparameterError, build_model
 from models.gemnet import GemNetT
 from models.gemnet.bases import (
     RadialBesselBasis,
@@ -237,8 +236,8 @@ def test_defaults_are_the_published_md17_hyperparameters():
     ("max_atomic_number", 7), ("num_blocks", 0), ("emb_size_edge", 0), ("num_atom", -1),
     ("cutoff", 0.0), ("num_spherical", 2.5),
 ])
-def test_bad_hyperparameters_are_config_errors(key: str, value: object):
-    with pytest.raises(ConfigError, match=f"model.{key}"):
+def test_bad_hyperparameters_are_hyperparameter_errors(key: str, value: object):
+    with pytest.raises(HyperparameterError, match=f"model.{key}"):
         build_model("gemnet_t", {**SMALL, key: value})
 
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 from spec_toy import tiny_spec, write_spec
 
 from harness.errors import ConfigError
-from harness.sweeps.spec import load_spec, parse_spec, profile_names
+from harness.sweeps.spec import deep_merge, load_spec, parse_spec, profile_names
 
 SWEEPS = Path(__file__).resolve().parents[3] / "sweeps"
 
@@ -69,6 +70,18 @@ def test_profile_overrides_lists_and_every_models_hyperparameters() -> None:
     assert spec.seeds == [0, 1]
     assert spec.models[0].hyperparameters == {"n_features": 4, "n_layers": 1}
     assert spec.profile == "two_seeds"
+
+
+def test_deep_merge_merges_mappings_and_replaces_everything_else() -> None:
+    base = {"train": {"seed": 0, "schedules": {"lr": 1e-3}}, "seeds": [0, 1], "name": "x",
+            "gammas": [0.5], 3: (1, 2)}
+    override = {"train": {"schedules": {"batch": 8}}, "seeds": [2], "name": {"long": "x"},
+                "gammas": {"grid": "fine"}, 3: (3,)}
+    before = copy.deepcopy((base, override))
+    assert deep_merge(base, override) == {
+        "train": {"seed": 0, "schedules": {"lr": 1e-3, "batch": 8}}, "seeds": [2],
+        "name": {"long": "x"}, "gammas": {"grid": "fine"}, 3: (3,)}
+    assert (base, override) == before
 
 
 def test_unknown_profile_and_profile_in_the_file_are_refused() -> None:

@@ -26,7 +26,7 @@ def test_stage_one_key_ignores_gamma_but_not_seed() -> None:
 
 
 def finished_stage_one(folder: Path, stopped_by: str = "max_epochs") -> None:
-    save_checkpoint(folder / stage_one.STAGE_ONE_CHECKPOINT,
+    save_checkpoint(stage_one.stage_one_checkpoint(folder),
                     {"progress": {"stopped_by": stopped_by}, "marker": str(folder)})
 
 
@@ -36,9 +36,8 @@ def test_a_finished_stage_one_is_published_and_adopted(tmp_path: Path) -> None:
     finished_stage_one(tmp_path / "first")
     assert stage_one.publish(first, tmp_path / "first", tmp_path / "state")
     assert stage_one.adopt(second, tmp_path / "second", tmp_path / "state")
-    adopted = tmp_path / "second" / stage_one.STAGE_ONE_CHECKPOINT
-    assert adopted.read_bytes() == (tmp_path / "first" / stage_one.STAGE_ONE_CHECKPOINT
-                                    ).read_bytes()
+    adopted = stage_one.stage_one_checkpoint(tmp_path / "second")
+    assert adopted.read_bytes() == stage_one.stage_one_checkpoint(tmp_path / "first").read_bytes()
     assert not stage_one.adopt(second, tmp_path / "second", tmp_path / "state")  # has its own
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from train_toy import context, toy_splits
 
+from harness.train.experiment import run_method
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
-from harness.train.methods import run_method
 
 
 def test_lowest_validation_loss_wins_and_every_gamma_is_recorded() -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pytest
 import torch
 from train_toy import context, toy_frames, toy_splits
 
+from harness.baselines import BASELINE_METHODS
+from harness.errors import ConfigError
 from harness.train import methods
 from harness.train.bias import bias_weights
-from harness.train.experiment import convergence_warnings
-from harness.train.methods import run_method
+from harness.train.config import Method
+from harness.train.experiment import METHODS, convergence_warnings, run_method
+from harness.train.methods import TRAINING_METHODS
 from harness.train.trainer import StageResult
 
 
@@ -133,11 +136,23 @@ def test_score_matching_pretrains_on_unlabeled_frames_then_fine_tunes(
     assert all(np.isfinite(r["train_loss"]) for s in outcome.stages for r in s.history)
 
 
+def test_every_method_a_config_may_name_has_exactly_one_runner() -> None:
+    assert sorted(METHODS) == sorted(get_args(Method))
+    assert not set(TRAINING_METHODS) & set(BASELINE_METHODS)
+
+
 def test_standard_trains_one_stage_and_tests_on_accurate_frames(tmp_path: Path) -> None:
     splits = toy_splits()
     outcome = run_method(context(tmp_path, "standard"), splits)
     assert [stage.name for stage in outcome.stages] == ["standard"]
     assert len(outcome.test_graphs) == len(splits.test)
+
+
+def test_a_hyperparameter_the_backbone_refuses_is_a_config_error(tmp_path: Path) -> None:
+    refused = context(tmp_path, "standard",
+                      model={"name": "egnn", "hyperparameters": {"n_hidden": 64}})
+    with pytest.raises(ConfigError, match="model.n_hidden"):
+        methods.fresh_model(refused, "standard", toy_frames(4))
 
 
 def test_fresh_models_with_fit_scaling_get_training_batches(tmp_path: Path,
