@@ -40,8 +40,8 @@ def error_of(values: object) -> ConfigError:
 
 def test_an_unknown_key_is_named_with_its_path_in_the_file() -> None:
     error = error_of({"levels": [{"nmae": "dft"}]})
-    assert (error.source, error.key_path, error.problem) == ("spec.yaml", "levels.0.nmae",
-                                                             "unknown key")
+    assert (error.source, error.key_path, error.problem) == (
+        "spec.yaml", "levels.0.nmae", "unknown key (did you mean 'name'?)")
 
 
 @pytest.mark.parametrize(("values", "key_path"), [
@@ -63,3 +63,23 @@ def test_frozen_settings_stay_strict() -> None:
     assert MDSettings.model_config == ConfigDict(extra="forbid", frozen=True)
     with pytest.raises(ConfigError, match="key 'step_size': unknown key"):
         validated(MDSettings, {"steps": 10, "step_size": 1.0}, "harness md run")
+
+
+def test_an_unknown_key_names_the_closest_known_one_before_any_missing_key() -> None:
+    class Data(Strict):
+        n_accurate_train: int
+        n_test: int = 500
+
+    class Config(Strict):
+        data: Data
+
+    with pytest.raises(ConfigError) as caught:
+        validated(Config, {"data": {"n_acurate_train": 25}}, "config.yaml")
+    assert str(caught.value) == ("config.yaml: key 'data.n_acurate_train': unknown key "
+                                 "(did you mean 'n_accurate_train'?)")
+
+
+def test_a_key_like_none_lists_the_known_ones_inside_lists_and_unions() -> None:
+    assert str(error_of({"levels": [{"name": "ccsd"}, {"zzz": 1}]})) == (
+        "spec.yaml: key 'levels.1.zzz': unknown key; known: cost_ratio, name")
+    assert "did you mean 'gammas'" in str(error_of({"gamas": [1.0]}))

@@ -33,7 +33,7 @@ def test_unknown_key_names_its_path() -> None:
     content["datasets"][0]["accurate"]["lvl"] = "ccsd"
     error = error_of(content)
     assert error.key_path == "datasets.0.accurate.lvl"
-    assert error.problem == "unknown key"
+    assert error.problem == "unknown key (did you mean 'level'?)"
 
 
 def test_unknown_method_lists_the_known_ones() -> None:
