@@ -18,10 +18,10 @@ import torch
 
 from harness.errors import ConfigError, DataError
 from harness.md.calculator import prepare_for_inference
+from harness.mlflow_record import Artifacts
 from harness.train.experiment import RUN_ID_FILE
 from models import ForceField, build_model
 
-MODEL_FILE = "model.pt"
 MLFLOW_RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
 CHECKPOINT_KEYS = ("state_dict", "model", "hyperparameters")
 
@@ -47,9 +47,9 @@ def load_model(source: str | Path, dtype: torch.dtype = torch.float64,
     optionally as ``runs:/ID``) whose ``model.pt`` artifact is downloaded."""
     path = Path(source)
     if path.exists():
-        checkpoint_path = path / MODEL_FILE if path.is_dir() else path
+        checkpoint_path = path / Artifacts.MODEL if path.is_dir() else path
         if not checkpoint_path.is_file():
-            raise DataError(str(path), MODEL_FILE,
+            raise DataError(str(path), Artifacts.MODEL,
                             "missing: not a finished training run (run `harness train` first)")
         run_id_path = checkpoint_path.parent / RUN_ID_FILE
         run_id = run_id_path.read_text().strip() if run_id_path.exists() else None
@@ -62,7 +62,7 @@ def load_model(source: str | Path, dtype: torch.dtype = torch.float64,
     run_id = match.group(1)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint_path = _download_checkpoint(run_id, tracking_uri, Path(folder))
-        return _from_checkpoint(checkpoint_path, f"runs:/{run_id}/{MODEL_FILE}", run_id, dtype,
+        return _from_checkpoint(checkpoint_path, f"runs:/{run_id}/{Artifacts.MODEL}", run_id, dtype,
                                 device)
 
 
@@ -75,10 +75,10 @@ def _download_checkpoint(run_id: str, tracking_uri: str | None, folder: Path) ->
     uri = resolve_tracking_uri(tracking_uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one tiny file
     try:
-        return Path(MlflowClient(tracking_uri=uri).download_artifacts(run_id, MODEL_FILE,
+        return Path(MlflowClient(tracking_uri=uri).download_artifacts(run_id, Artifacts.MODEL,
                                                                       str(folder)))
     except (MlflowException, OSError) as error:
-        raise ConfigError(f"runs:/{run_id}", MODEL_FILE,
+        raise ConfigError(f"runs:/{run_id}", Artifacts.MODEL,
                           f"cannot download from the tracking store {uri}: "
                           f"{str(error).splitlines()[0]}") from None
 
@@ -88,9 +88,9 @@ def _from_checkpoint(path: Path, source: str, run_id: str | None, dtype: torch.d
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a corrupt or foreign file
-        raise DataError(source, MODEL_FILE, f"not a readable checkpoint ({error})") from None
+        raise DataError(source, Artifacts.MODEL, f"not a readable checkpoint ({error})") from None
     if not isinstance(checkpoint, dict):
-        raise DataError(source, MODEL_FILE, "expected a mapping")
+        raise DataError(source, Artifacts.MODEL, "expected a mapping")
     for key in CHECKPOINT_KEYS:
         if key not in checkpoint:
             raise DataError(source, key, "missing from the checkpoint")
