@@ -17,8 +17,8 @@ import torch
 
 from harness import model_file
 from harness.errors import ConfigError, DataError
+from harness.mlflow_record import Artifacts
 from harness.model_file import MODEL_FILE
-from harness.train.experiment import RUN_ID_FILE
 from models import ForceField
 
 MLFLOW_RUN_ID = re.compile(r"^(?:runs:/)?([0-9a-f]{32})/?$")
@@ -49,7 +49,7 @@ def load_model(source: str | Path, dtype: torch.dtype = torch.float64,
         if not file_path.is_file():
             raise DataError(str(path), MODEL_FILE,
                             "missing: not a finished training run (run `harness train` first)")
-        run_id_path = file_path.parent / RUN_ID_FILE
+        run_id_path = file_path.parent / Artifacts.RUN_ID_FILE
         run_id = run_id_path.read_text().strip() if run_id_path.exists() else None
         return _loaded(file_path, str(file_path), run_id, dtype, device)
     match = MLFLOW_RUN_ID.match(str(source).strip())

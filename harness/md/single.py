@@ -25,6 +25,7 @@ from harness.md.reference import DEFAULT_REFERENCE_LEVEL, Reference, load_refere
 from harness.md.results import summarise, trajectory_row, write_results
 from harness.md.runner import MDSettings, Trajectory, simulate, simulate_with_ase
 from harness.md.tracking import log_md_run
+from harness.mlflow_record import Params, Tags
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -78,11 +79,12 @@ def run_md(request: RunRequest, settings: MDSettings) -> dict[str, Any]:
     if request.trajectory_dir is not None:
         files += write_frames(trajectories, reference.atomic_numbers, request.trajectory_dir)
     if request.experiment is not None:
-        tags = {key: identity[key] for key in ("method", "model", "model_run_id", "molecule")}
+        tags = {Tags.METHOD: loaded.method, Tags.MODEL: loaded.model.registry_name,
+                Tags.MODEL_RUN_ID: loaded.run_id or "", Tags.MOLECULE: reference.molecule}
         for row in rows:
             log_md_run(row, request.experiment, request.tracking_uri, tags,
-                       {"model_source": loaded.source, "dtype": request.dtype,
-                        "engine": request.engine})
+                       {Params.MODEL_SOURCE: loaded.source, Params.DTYPE: request.dtype,
+                        Params.ENGINE: request.engine})
     return {"model": loaded.source, "summary": summarise(rows), "rows": rows,
             "files": [str(path) for path in files]}
 

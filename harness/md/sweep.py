@@ -30,8 +30,8 @@ from harness.md.single import DTYPES
 from harness.md.sweep_models import selected_trial_run
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
 from harness.md.tracking import log_md_run, supersede_md_runs, tag_model_run
+from harness.mlflow_record import Params, Tags, number_tag
 from harness.model_file import holds_model
-from harness.sweeps.plan import number
 from harness.sweeps.spec import deep_merge
 
 NVE_COLUMNS = ("stable", "time_to_failure_ps")
@@ -128,11 +128,11 @@ def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, An
                 raise ConfigError(str(path), f"arms.{spec.arms.index(arm)}.run_dirs",
                                   f"'{folder}' holds a '{loaded.method}' model, not "
                                   f"'{arm.method}'")
-            identity = {"sweep": spec.name, "molecule": reference.molecule,
-                        "model": loaded.model.registry_name, "method": arm.method,
-                        "label": arm.name, "budget": number(spec.budget),
-                        "training_seed": str(training_seed),
-                        "model_run_id": loaded.run_id or ""}
+            identity = {Tags.SWEEP: spec.name, Tags.MOLECULE: reference.molecule,
+                        Tags.MODEL: loaded.model.registry_name, Tags.METHOD: arm.method,
+                        Tags.LABEL: arm.name, Tags.BUDGET: number_tag(spec.budget),
+                        Tags.TRAINING_SEED: str(training_seed),
+                        Tags.MODEL_RUN_ID: loaded.run_id or ""}
             if (spec.tracking.enabled and loaded.run_id and arm.run_dirs is None
                     and spec.from_sweep is None):
                 tag_model_run(loaded.run_id, spec.tracking.uri, identity)
@@ -169,7 +169,7 @@ def cached_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: fl
     if spec.tracking.enabled:
         for row in rows:
             log_md_run(row, spec.name, spec.tracking.uri, identity,
-                       {"model_source": loaded.source, "dtype": spec.md.dtype})
+                       {Params.MODEL_SOURCE: loaded.source, Params.DTYPE: spec.md.dtype})
     write_json_atomically(cell_path, json_safe({"md": settings, "model_source": loaded.source,
                                                 "rows": rows}))
     return rows

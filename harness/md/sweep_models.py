@@ -1,8 +1,9 @@
 """The MD arms' models from a finished training sweep, by MLflow run id.
 
-A training sweep records every trial as an MLflow run (``harness.role=trial``) with its
-method, budget, levels, seed and, once its group is settled, ``selected=true`` on the trial
-whose gamma won on the validation frames; the trial's ``model.pt`` is an artifact of that run.
+A training sweep records every trial as an MLflow run (role ``trial``, docs/mlflow-record.md)
+with its method, budget, levels, seed and, once its group is settled, ``selected=true`` on the
+trial whose gamma won on the validation frames; the trial's ``model.pt`` is an artifact of that
+run.
 MD takes exactly that model, so a method is trained once, by the sweep, and the MD table
 describes the same models as the accuracy tables.
 """
@@ -13,21 +14,19 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.md.sweep_spec import FromSweepSpec
-from harness.sweeps.plan import number
+from harness.mlflow_record import Role, Tags, flag_from_tag, flag_tag, number_tag, run_filter
 from harness.sweeps.spec import load_spec as load_training_spec
 from harness.train.config import METHODS_WITH_INACCURATE_LABELS
 from harness.train.tracking import resolve_tracking_uri
 
-ROLE_TAG = "harness.role"
-
 
 def _filter(source: FromSweepSpec, method: str, seed: int, model: str) -> str:
-    tags = {ROLE_TAG: "trial", "profile": source.profile, "method": method, "model": model,
-            "budget": number(source.budget), "seed": str(seed), "selected": "true"}
+    tags = {Tags.PROFILE: source.profile, Tags.METHOD: method, Tags.MODEL: model,
+            Tags.BUDGET: number_tag(source.budget), Tags.SEED: str(seed),
+            Tags.SELECTED: flag_tag(True)}
     if method in METHODS_WITH_INACCURATE_LABELS:
-        tags["inaccurate_level"] = source.inaccurate_level
-    conditions = [f"tags.`{key}` = '{value}'" for key, value in tags.items()]
-    return " and ".join([*conditions, "attributes.status = 'FINISHED'"])
+        tags[Tags.INACCURATE_LEVEL] = source.inaccurate_level
+    return f"{run_filter(Role.TRIAL, tags)} and attributes.status = 'FINISHED'"
 
 
 def sweep_model_key(source: FromSweepSpec, where: str) -> tuple[str, str]:
@@ -58,11 +57,11 @@ def selected_trial_run(source: FromSweepSpec, method: str, seed: int,
     experiment = client.get_experiment_by_name(sweep_name)
     runs: list[Any] = [] if experiment is None else client.search_runs(
         [experiment.experiment_id], _filter(source, method, seed, model), max_results=100)
-    current = [run for run in runs if run.data.tags.get("superseded") != "true"]
+    current = [run for run in runs if not flag_from_tag(run.data.tags.get(Tags.SUPERSEDED))]
     if not current:
         raise ConfigError(where, "from_sweep",
                           f"no finished, selected '{method}' trial of sweep '{sweep_name}' "
-                          f"(profile {source.profile}, budget {number(source.budget)}, seed "
+                          f"(profile {source.profile}, budget {number_tag(source.budget)}, seed "
                           f"{seed}) in {uri}: run `harness sweep run {source.spec} --profile "
                           f"{source.profile}` first")
     if len(current) > 1:

@@ -1,7 +1,8 @@
-"""MD results in MLflow, per the shared contract: one run per trajectory, ``harness.role=md``.
+"""MD results in MLflow (docs/mlflow-record.md): one run per trajectory, role ``md``.
 
-Tags: method, step_size_fs, seed, model_run_id, molecule (and whatever the caller adds, e.g.
-sweep, model, budget); metrics ``md.<name>``: stable (0/1), time_to_failure_ps,
+Tags: method, step_size_fs, seed, ensemble, model_run_id, molecule (and whatever the caller
+adds, e.g. sweep, model, budget); params: the row's settings (``MD_PARAM_COLUMNS``) and the
+caller's (model_source, dtype); metrics ``md.<name>``: stable (0/1), time_to_failure_ps,
 steps_per_second, hr_mae, energy_drift_per_atom_per_ps and the per-criterion stability.
 Non-finite values (e.g. the drift of a Langevin-only run) are left out rather than logged.
 """
@@ -11,40 +12,39 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.mlflow_record import (
+    MD_METRIC_COLUMNS,
+    MD_PARAM_COLUMNS,
+    Params,
+    Role,
+    Tags,
+    flag_tag,
+    md_metric,
+    run_filter,
+)
 from harness.train.tracking import MlflowTracker
-
-ROLE_TAG, ROLE, MODEL_ROLE = "harness.role", "md", "md_model"
-METRIC_COLUMNS = ("stable", "stable_max_distance", "stable_bonds", "time_to_failure_ps",
-                  "steps_per_second", "hr_mae", "energy_drift_per_atom_per_ps",
-                  "mean_temperature_K", "nve_stable", "nve_time_to_failure_ps")
-PARAM_COLUMNS = ("ensemble", "temperature_K", "friction_per_fs", "steps", "duration_ps",
-                 "replicas_in_batch")
 
 
 def md_metrics(row: dict[str, Any]) -> dict[str, float]:
     metrics = {}
-    for column in METRIC_COLUMNS:
+    for column in MD_METRIC_COLUMNS:
         value = row.get(column)
         if value is None:
             continue
         value = float(value)
         if math.isfinite(value):
-            metrics[f"md.{column}"] = value
+            metrics[md_metric(column)] = value
     return metrics
 
 
 def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
                tags: dict[str, str], params: dict[str, Any] | None = None) -> str:
     """One finished MLflow run for the trajectory ``row``; returns its run id."""
-    from mlflow.entities import RunTag
-
-    run_name = f"md-{tags.get('method', '')}-{row['step_fs']}fs-seed{row['seed']}"
+    run_name = f"md-{tags.get(Tags.METHOD, '')}-{row['step_fs']}fs-seed{row['seed']}"
     tracker = MlflowTracker(tracking_uri, experiment, run_name)
-    all_tags = {ROLE_TAG: ROLE, "step_size_fs": str(row["step_fs"]), "seed": str(row["seed"]),
-                "ensemble": str(row["ensemble"]), **tags}
-    tracker.client.log_batch(tracker.run_id,
-                             tags=[RunTag(key, str(value)) for key, value in all_tags.items()])
-    tracker.log_params({**{column: row[column] for column in PARAM_COLUMNS if column in row},
+    tracker.set_tags({Tags.ROLE: Role.MD, Tags.STEP_SIZE_FS: str(row["step_fs"]),
+                      Tags.SEED: str(row["seed"]), Tags.ENSEMBLE: str(row["ensemble"]), **tags})
+    tracker.log_params({**{column: row[column] for column in MD_PARAM_COLUMNS if column in row},
                         **(params or {})})
     tracker.log_metrics(md_metrics(row))
     tracker.close()
@@ -52,15 +52,15 @@ def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
 
 
 def tag_model_run(run_id: str, tracking_uri: str | None, tags: dict[str, str]) -> None:
-    """Mark a training run that an MD sweep trained (``harness.role=md_model``) with the
-    sweep's tags, so that a report can find the models next to their MD runs."""
+    """Mark a training run that an MD sweep trained (role ``md_model``) with the sweep's
+    tags, so that a report can find the models next to their MD runs."""
     from mlflow.tracking import MlflowClient
 
     from harness.train.tracking import resolve_tracking_uri
 
     client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
-    for key, value in {ROLE_TAG: MODEL_ROLE, **tags}.items():
-        if key != "model_run_id":
+    for key, value in {Tags.ROLE: Role.MD_MODEL, **tags}.items():
+        if key != Tags.MODEL_RUN_ID:
             client.set_tag(run_id, key, str(value))
 
 
@@ -74,7 +74,7 @@ def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: s
     found = client.get_experiment_by_name(experiment)
     if found is None or not model_source:
         return
-    query = f"tags.`{ROLE_TAG}` = '{ROLE}'"
-    for run in client.search_runs([found.experiment_id], query, max_results=10000):
-        if run.data.params.get("model_source") == model_source:
-            client.set_tag(run.info.run_id, "superseded", "true")
+    for run in client.search_runs([found.experiment_id], run_filter(Role.MD),
+                                  max_results=10000):
+        if run.data.params.get(Params.MODEL_SOURCE) == model_source:
+            client.set_tag(run.info.run_id, Tags.SUPERSEDED, flag_tag(True))

@@ -11,16 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.mlflow_record import weight_column
 from harness.report.document import Table
-from harness.report.summary import number_text, sort_rows
+from harness.report.summary import sort_rows
 from harness.report.tables import describe
 
 LOW_WEIGHT = 0.05
 GROUP = ["sweep", "molecule", "model", "method", "inaccurate_level", "budget", "gamma"]
-
-
-def weight_column(gamma: float) -> str:
-    return f"weight_gamma{number_text(gamma)}"
 
 
 def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.ndarray]]

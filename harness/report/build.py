@@ -7,8 +7,8 @@ so a later report tells those of killed reports (their process is gone) from tho
 ones and removes them, after putting back a previous report that a kill left out of place
 (between the two renames of the swap). The folder is the report's:
 its previous contents are replaced whole. The same files are then logged as artifacts
-(under ``report/``) of each experiment's sweep run (``harness.role=sweep``) or, where there is
-none, of a run tagged ``harness.role=report`` that replaces the experiment's previous one.
+(under ``report/``) of each reported experiment's report run (role ``report``, see
+docs/mlflow-record.md), a new run that replaces the experiment's previous one.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.mlflow_record import Artifacts, Role, Tags, run_filter
 from harness.redaction import redact
 from harness.report import collect, figures, tables, versions
 from harness.report.arms import comparisons
@@ -38,7 +39,6 @@ from harness.report.headline import headline, headline_metrics
 from harness.report.md_headline import md_lines
 from harness.report.render import html, markdown
 
-ARTIFACT_FOLDER = "report"
 FIGURES = "figures"
 OWNER = re.compile(r"(?P<host>.+)-(?P<pid>\d+)(-[a-z0-9_]+)?")  # tempfile adds [a-z0-9_]+
 
@@ -61,7 +61,8 @@ def _section(heading: str, missing: str, section_tables: list[Table],
 
 def _trials_section(trials: pd.DataFrame) -> Section:
     if trials.empty:
-        return Section("Trials", missing="No trial runs (harness.role=trial) in the record.")
+        return Section("Trials", missing=f"No trial runs ({Tags.ROLE}={Role.TRIAL}) in the "
+                       "record.")
     counts = ", ".join(f"{n} {state.lower()}" for state, n in
                        trials["status"].value_counts().sort_index().items())
     paragraphs = [f"{len(trials)} trial runs ({counts}); results.csv holds one row per trial "
@@ -100,10 +101,11 @@ def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
         _section("Cost ratio (paper Figure 7b)", "No setting run at two or more cost ratios.",
                  tables.cost_ratio_tables(trials),
                  figures.cost_ratio_figures(trials, figure_folder)),
-        _section("MD stability (paper Figure 6b)", "No MD runs (harness.role=md) in the record.",
+        _section("MD stability (paper Figure 6b)",
+                 f"No MD runs ({Tags.ROLE}={Role.MD}) in the record.",
                  tables.md_stability_tables(md) + tables.md_detail_tables(md),
                  figures.md_figures(md, figure_folder)),
-        _section("Bias and weights", "No bias artifacts (bias/bias_weights.npz) in the record.",
+        _section("Bias and weights", f"No bias artifacts ({Artifacts.BIAS_TABLE}) in the record.",
                  bias_tables_summary(statistics),
                  figures.bias_figures(statistics, bias_data, figure_folder)),
         _trials_section(trials),
@@ -199,28 +201,22 @@ def _reported_experiments(store: collect.Store, trials: pd.DataFrame, md: pd.Dat
     holding = set(trials["experiment"]) | set(md["experiment"])
     if not holding:
         raise ConfigError(redact(store.uri), "experiment", "no experiment holds sweep or MD runs "
-                          "(tag harness.role=trial or md): run a sweep first")
+                          f"(tag {Tags.ROLE}={Role.TRIAL} or {Role.MD}): run a sweep first")
     return {eid: name for eid, name in store.experiments.items() if name in holding}
 
 
 def log_report(store: collect.Store, folder: Path) -> list[str]:
-    """Log the report folder into every reported experiment; returns the run ids."""
+    """Log the report folder into a new report run of every reported experiment, deleting
+    the experiment's previous report runs; returns the new run ids."""
     run_ids = []
     for experiment_id in store.experiments:
-        sweep_runs = store.client.search_runs([experiment_id],
-                                              f"tags.`{collect.ROLE}` = 'sweep'", max_results=1)
-        if sweep_runs:
-            run_id = sweep_runs[0].info.run_id
-            store.client.log_artifacts(run_id, str(folder), ARTIFACT_FOLDER)
-        else:
-            previous = store.client.search_runs([experiment_id],
-                                                f"tags.`{collect.ROLE}` = 'report'")
-            run_id = store.client.create_run(experiment_id, run_name="report",
-                                             tags={collect.ROLE: "report"}).info.run_id
-            store.client.log_artifacts(run_id, str(folder), ARTIFACT_FOLDER)
-            store.client.set_terminated(run_id)
-            for old in previous:
-                store.client.delete_run(old.info.run_id)
+        previous = store.client.search_runs([experiment_id], run_filter(Role.REPORT))
+        run_id = store.client.create_run(experiment_id, run_name="report",
+                                         tags={Tags.ROLE: Role.REPORT}).info.run_id
+        store.client.log_artifacts(run_id, str(folder), Artifacts.REPORT_FOLDER)
+        store.client.set_terminated(run_id)
+        for old in previous:
+            store.client.delete_run(old.info.run_id)
         run_ids.append(run_id)
     return run_ids
 

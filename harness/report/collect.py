@@ -1,12 +1,12 @@
-"""MLflow -> pandas: the sweeps' trial runs and the MD runs, as the shared contract records them.
+"""MLflow -> pandas: the sweeps' trial runs and the MD runs, as docs/mlflow-record.md describes
+them (names from ``harness.mlflow_record``); a frame's columns are named after the tags.
 
-Trial runs carry ``harness.role=trial`` and the tags sweep, molecule, model, method, budget,
-cost_ratio, accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key,
-selected, code_version and data_hash (runs of an older generation, which a sweep reran for a
-change of code or data, carry superseded=true and are left out); their metrics are
-test.force_mae, test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and
-wall_seconds. MD runs carry
-``harness.role=md`` with method, step_size_fs, seed (of the trajectory), training_seed,
+Trial runs (role ``trial``) carry the tags sweep, molecule, model, method, budget, cost_ratio,
+accurate_level, inaccurate_level, gamma ("" when not applicable), seed, trial_key, selected,
+code_version and data_hash (runs of an older generation, which a sweep reran for a change of
+code or data, carry superseded=true and are left out); their metrics are test.force_mae,
+test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and wall_seconds.
+MD runs (role ``md``) carry method, step_size_fs, seed (of the trajectory), training_seed,
 molecule, md.* metrics and the params duration_ps and temperature_K (and superseded=true once
 their model was replaced, which leaves them out).
 
@@ -27,30 +27,42 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError
+from harness.mlflow_record import (
+    SETTING_TAGS,
+    Artifacts,
+    Metrics,
+    Params,
+    Role,
+    Tags,
+    flag_from_tag,
+    md_metric,
+    metric_on_test,
+    number_from_tag,
+    run_filter,
+)
 from harness.network import check_server, server_address
 from harness.redaction import redact, redact_text
 from harness.train.tracking import resolve_tracking_uri
 
-ROLE = "harness.role"
-TRIAL_TAGS = ("sweep", "profile", "molecule", "model", "method", "budget", "cost_ratio",
-              "accurate_level", "inaccurate_level", "gamma", "seed", "trial_key", "selected",
-              "failure_reason", "code_version", "data_hash", "superseded")
-TRIAL_METRICS = {"test.force_mae": "force_mae", "test.force_rmse": "force_rmse",
-                 "test.energy_mae": "energy_mae", "validation_loss": "validation_loss",
-                 "wall_seconds": "wall_seconds",
-                 "training.stages_still_improving": "stages_still_improving",
-                 "training.fine_tuning_worse_than_stage1": "fine_tuning_worse"}
-MD_TAGS = ("sweep", "molecule", "model", "method", "label", "budget", "step_size_fs", "seed",
-           "training_seed", "model_run_id", "superseded")
-MD_PARAMS = ("duration_ps", "temperature_K")
-MD_METRICS = {"md.stable": "stable", "md.time_to_failure_ps": "time_to_failure_ps",
-              "md.steps_per_second": "steps_per_second", "md.hr_mae": "hr_mae",
-              "md.energy_drift_per_atom_per_ps": "energy_drift_per_atom_per_ps"}
+TRIAL_TAGS = (Tags.SWEEP, Tags.PROFILE, *SETTING_TAGS, Tags.GAMMA, Tags.SEED, Tags.TRIAL_KEY,
+              Tags.SELECTED, Tags.FAILURE_REASON, Tags.CODE_VERSION, Tags.DATA_HASH,
+              Tags.SUPERSEDED)
+TRIAL_METRICS = {**{metric_on_test(name): name
+                    for name in ("force_mae", "force_rmse", "energy_mae")},
+                 Metrics.VALIDATION_LOSS: "validation_loss",
+                 Metrics.WALL_SECONDS: "wall_seconds",
+                 Metrics.STAGES_STILL_IMPROVING: "stages_still_improving",
+                 Metrics.FINE_TUNING_WORSE: "fine_tuning_worse"}
+MD_TAGS = (Tags.SWEEP, Tags.MOLECULE, Tags.MODEL, Tags.METHOD, Tags.LABEL, Tags.BUDGET,
+           Tags.STEP_SIZE_FS, Tags.SEED, Tags.TRAINING_SEED, Tags.MODEL_RUN_ID, Tags.SUPERSEDED)
+MD_PARAMS = (Params.DURATION_PS, Params.TEMPERATURE_K)
+MD_METRICS = {md_metric(name): name
+              for name in ("stable", "time_to_failure_ps", "steps_per_second", "hr_mae",
+                           "energy_drift_per_atom_per_ps")}
 RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio",
                   "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
                   "energy_mae", "wall_seconds", "status", "code_version", "data_hash",
                   "run_id")
-BIAS_ARTIFACT = "bias/bias_weights.npz"
 PAGE_SIZE = 1000
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
@@ -120,7 +132,7 @@ def _search(store: Store, role: str) -> list[Any]:
     runs: list[Any] = []
     token = None
     while store.experiments:
-        page = store.client.search_runs(list(store.experiments), f"tags.`{ROLE}` = '{role}'",
+        page = store.client.search_runs(list(store.experiments), run_filter(role),
                                         max_results=PAGE_SIZE, page_token=token)
         runs.extend(page)
         token = page.token
@@ -146,22 +158,28 @@ def _records(store: Store, runs: list[Any], tags: tuple[str, ...], metrics: dict
     return pd.DataFrame.from_records(records, columns=columns)
 
 
-def _numbers(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values.replace("", np.nan), errors="coerce")
+def _numbers(tags: pd.Series) -> pd.Series:
+    """Numbers of a column of tags; a missing or empty tag (not applicable) is NaN."""
+    return tags.astype(object).fillna("").map(number_from_tag).astype(float)
+
+
+def _flags(tags: pd.Series) -> pd.Series:
+    """Flags of a column of tags; a missing tag is false."""
+    return tags.astype(object).fillna("").map(flag_from_tag).astype(bool)
 
 
 def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     """Tags as numbers where they are numbers; one row per trial (a trial's stale duplicate
     runs, left KILLED by a resumed sweep, give way to its finished run; superseded runs, of
     code or data the sweep has rerun since, are dropped); metrics only of finished runs."""
-    frame = frame[frame["superseded"] != "true"].copy()
+    frame = frame[~_flags(frame["superseded"])].copy()
     # a trial that did not finish (failed, diverged) has no results, whatever its run logged
     frame.loc[frame["status"] != "FINISHED", list(TRIAL_METRICS.values())] = math.nan
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])
     frame["seed"] = _numbers(frame["seed"]).astype("Int64")
-    frame["selected"] = frame["selected"].str.lower() == "true"
+    frame["selected"] = _flags(frame["selected"])
     frame["finished_first"] = frame["status"] != "FINISHED"
     frame = frame.sort_values(["finished_first", "start_time"], ascending=[True, False])
     keyed = frame["trial_key"] != ""
@@ -171,7 +189,7 @@ def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
 
 def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
     """MD runs with typed columns; runs of a model that was replaced since are left out."""
-    frame = frame[frame["superseded"] != "true"].copy()
+    frame = frame[~_flags(frame["superseded"])].copy()
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["arm"] = frame["label"].where(frame["label"] != "", frame["method"])
     frame["step_size_fs"] = _numbers(frame["step_size_fs"])
@@ -182,7 +200,7 @@ def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def trial_runs(store: Store) -> pd.DataFrame:
-    return typed_trials(_records(store, _search(store, "trial"), TRIAL_TAGS, TRIAL_METRICS))
+    return typed_trials(_records(store, _search(store, Role.TRIAL), TRIAL_TAGS, TRIAL_METRICS))
 
 
 def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:
@@ -192,7 +210,7 @@ def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:
 
 
 def md_runs(store: Store) -> pd.DataFrame:
-    return typed_md(_records(store, _search(store, "md"), MD_TAGS, MD_METRICS, MD_PARAMS))
+    return typed_md(_records(store, _search(store, Role.MD), MD_TAGS, MD_METRICS, MD_PARAMS))
 
 
 def results_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -212,12 +230,13 @@ def download_bias_tables(store: Store, trials: pd.DataFrame, folder: Path
     tables = {}
     candidates = trials[(trials["status"] == "FINISHED") & trials["gamma"].notna()]
     for run_id in candidates["run_id"]:
-        listed = {info.path for info in store.client.list_artifacts(run_id, "bias")}
-        if BIAS_ARTIFACT not in listed:
+        listed = {info.path
+                  for info in store.client.list_artifacts(run_id, Artifacts.BIAS_FOLDER)}
+        if Artifacts.BIAS_TABLE not in listed:
             continue
         destination = folder / run_id
         destination.mkdir(parents=True, exist_ok=True)
-        local = store.client.download_artifacts(run_id, BIAS_ARTIFACT, str(destination))
+        local = store.client.download_artifacts(run_id, Artifacts.BIAS_TABLE, str(destination))
         with np.load(local) as stored:
             tables[run_id] = {name: stored[name] for name in stored.files}
     return tables

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report.bias import weight_column
+from harness.mlflow_record import weight_column
 from harness.report.document import Figure
 from harness.report.evidence import wilson
 from harness.report.md_headline import run_length_ps, training_seeds

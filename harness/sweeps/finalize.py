@@ -15,8 +15,17 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial
 
+from harness.mlflow_record import (
+    Metrics,
+    Tags,
+    cell_summary_metric,
+    flag_tag,
+    number_tag,
+    per_seed_chosen_gamma_tag,
+    per_seed_validation_metric,
+)
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
-from harness.sweeps.plan import Plan, number
+from harness.sweeps.plan import Plan
 from harness.sweeps.study import completed, settled, trials_by_key
 from harness.sweeps.versions import UNKNOWN, Versions
 from harness.train.gamma_selection import GammaCandidate, GammaChoice, choose_gamma
@@ -51,13 +60,12 @@ def settle_group(study: optuna.Study, tracking: SweepTracking, group_key: str,
     for key, attempts in group.items():
         run_id = _run_id(attempts)
         if run_id is not None:
-            tracking.set_tags(run_id, {"selected": "true" if key == choice.chosen_key
-                                       else "false"})
+            tracking.set_tags(run_id, {Tags.SELECTED: flag_tag(key == choice.chosen_key)})
     cell_run = tracking.cell_run(first["cell_key"], cell_tags_of(first["tags"]))
     seed = first["seed"]
-    tracking.set_tags(cell_run, {f"chosen_gamma.s{seed}": "" if choice.chosen_gamma is None
-                                 else number(choice.chosen_gamma)})
-    tracking.log_metrics(cell_run, {f"validation_loss.s{seed}.g{number(gamma)}": loss
+    tracking.set_tags(cell_run, {per_seed_chosen_gamma_tag(seed):
+                                 number_tag(choice.chosen_gamma)})
+    tracking.log_metrics(cell_run, {per_seed_validation_metric(seed, gamma): loss
                                     for gamma, loss in choice.validation_loss_by_gamma.items()})
     return choice
 
@@ -73,7 +81,7 @@ def _versions_of(trials: list[FrozenTrial]) -> dict[str, str]:
     recorded = [Versions.recorded(trial.user_attrs) or Versions(UNKNOWN, UNKNOWN)
                 for trial in trials]
     return {tag: "+".join(sorted({version.as_tags()[tag] for version in recorded}))
-            for tag in ("code_version", "data_hash")}
+            for tag in (Tags.CODE_VERSION, Tags.DATA_HASH)}
 
 
 def settle_cells(study: optuna.Study, plan: Plan, tracking: SweepTracking) -> int:
@@ -91,11 +99,12 @@ def settle_cells(study: optuna.Study, plan: Plan, tracking: SweepTracking) -> in
         selected = [done for done in map(completed, attempts)
                     if done is not None and done.user_attrs["trial_key"] in selected_keys]
         cell_run = tracking.cell_run(cell.key, cell.tags())
-        summary: dict[str, float] = {"n_selected_trials": len(selected)}
+        summary: dict[str, float] = {Metrics.N_SELECTED_TRIALS: len(selected)}
         for name in TEST_METRICS:
             values = [done.user_attrs["test"][name] for done in selected]
             if values:
-                summary[f"test.{name}.mean"], summary[f"test.{name}.std"] = mean_and_std(values)
+                (summary[cell_summary_metric(name, "mean")],
+                 summary[cell_summary_metric(name, "std")]) = mean_and_std(values)
         tracking.log_metrics(cell_run, summary)
         if selected:
             tracking.set_tags(cell_run, _versions_of(selected))

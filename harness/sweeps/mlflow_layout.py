@@ -1,13 +1,13 @@
-"""The MLflow side of a sweep (the contract in .agents/COMMON.md).
+"""The MLflow side of a sweep: its part of the record of docs/mlflow-record.md.
 
 One experiment per sweep, named by the spec, with its artifact location set when it is created
 (``mlartifacts/`` beside a SQLite database unless the spec names one). A parent run per cell
-(tag ``harness.role=cell``) and a child run per trial (``harness.role=trial`` and
-``mlflow.parentRunId``), each tagged with sweep, profile, molecule, model, method, budget,
-cost ratio and levels; trials add gamma, seed, trial key, code and data versions, their
-``generation`` and ``selected``. Runs are found again by their key and generation tags, so a
-resumed trial continues its own run and a trial never has two in one generation; the runs of
-older generations (results of other code or data) are tagged ``superseded=true``.
+(role ``cell``) and a child run per trial (role ``trial``, nested by ``mlflow.parentRunId``),
+each tagged with sweep, profile, molecule, model, method, budget, cost ratio and levels; trials
+add gamma, seed, trial key, code and data versions, their ``generation`` and ``selected``.
+Runs are found again by their key and generation tags, so a resumed trial continues its own
+run and a trial never has two in one generation; the runs of older generations (results of
+other code or data) are tagged ``superseded=true``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,16 @@ import time
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.mlflow_record import (
+    MAX_TAG_LENGTH,
+    SWEEP_EXPERIMENT_TAG,
+    TRIAL_ONLY_TAGS,
+    Role,
+    Tags,
+    flag_from_tag,
+    flag_tag,
+    run_filter,
+)
 from harness.sweeps.databases import create_sqlite_atomically
 from harness.sweeps.spec import SweepSpec
 from harness.train.tracking import (
@@ -23,13 +33,6 @@ from harness.train.tracking import (
     resolve_tracking_uri,
     sqlite_creation_lock,
 )
-
-ROLE = "harness.role"
-PARENT = "mlflow.parentRunId"
-GENERATION = "generation"
-SUPERSEDED = "superseded"
-TRIAL_ONLY_TAGS = ("gamma", "seed", "trial_key", GENERATION)
-MAX_TAG_LENGTH = 5000
 
 
 def _make_tables(uri: str) -> None:
@@ -66,7 +69,7 @@ class SweepTracking:
             location = self.spec.tracking.artifact_location or default_artifact_location(self.uri)
             try:
                 return self.client.create_experiment(name, artifact_location=location,
-                                                     tags={"harness.sweep": name})
+                                                     tags={SWEEP_EXPERIMENT_TAG: name})
             except MlflowException:  # another process created it a moment ago
                 found = self.client.get_experiment_by_name(name)
         if found.lifecycle_stage != "active":
@@ -77,11 +80,10 @@ class SweepTracking:
 
     @property
     def sweep_tags(self) -> dict[str, str]:
-        return {"sweep": self.spec.name, "profile": self.spec.profile}
+        return {Tags.SWEEP: self.spec.name, Tags.PROFILE: self.spec.profile}
 
     def _find(self, role: str, key_tag: str, key: str) -> list[Any]:
-        query = (f"tags.`{ROLE}` = '{role}' and tags.{key_tag} = '{key}' "
-                 f"and tags.profile = '{self.spec.profile}'")
+        query = run_filter(role, {key_tag: key, Tags.PROFILE: self.spec.profile})
         return list(self.client.search_runs([self.experiment_id], query, max_results=100,
                                             order_by=["attributes.start_time ASC"]))
 
@@ -89,13 +91,14 @@ class SweepTracking:
                  ) -> str:
         """The parent run of a cell, created on first use."""
         if cell_key not in self._cell_runs:
-            found = self._find("cell", "cell_key", cell_key)
+            found = self._find(Role.CELL, Tags.CELL_KEY, cell_key)
             if found:
                 run_id = found[0].info.run_id
             else:
                 run_id = self.client.create_run(
                     self.experiment_id, run_name=cell_key,
-                    tags={**tags, **self.sweep_tags, **(extra or {}), ROLE: "cell"}).info.run_id
+                    tags={**tags, **self.sweep_tags, **(extra or {}), Tags.ROLE: Role.CELL}
+                ).info.run_id
             self._cell_runs[cell_key] = run_id
         return self._cell_runs[cell_key]
 
@@ -108,12 +111,13 @@ class SweepTracking:
         trial ever shows two finished runs.
         """
         found = []
-        for run in self._find("trial", "trial_key", trial_key):
-            run_generation = int(run.data.tags.get(GENERATION) or 0)
+        for run in self._find(Role.TRIAL, Tags.TRIAL_KEY, trial_key):
+            run_generation = int(run.data.tags.get(Tags.GENERATION) or 0)
             if run_generation == generation:
                 found.append(run)
-            elif run_generation < generation and run.data.tags.get(SUPERSEDED) != "true":
-                self.set_tags(run.info.run_id, {SUPERSEDED: "true"})
+            elif (run_generation < generation
+                  and not flag_from_tag(run.data.tags.get(Tags.SUPERSEDED))):
+                self.set_tags(run.info.run_id, {Tags.SUPERSEDED: flag_tag(True)})
         for stale in found[1:]:
             if stale.info.status != "FINISHED":
                 self.client.set_terminated(stale.info.run_id, status="KILLED")
@@ -121,8 +125,8 @@ class SweepTracking:
             return found[0]
         return self.client.create_run(
             self.experiment_id, run_name=trial_key,
-            tags={**tags, **self.sweep_tags, GENERATION: str(generation), ROLE: "trial",
-                  PARENT: parent_run_id})
+            tags={**tags, **self.sweep_tags, Tags.GENERATION: str(generation),
+                  Tags.ROLE: Role.TRIAL, Tags.PARENT: parent_run_id})
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
@@ -141,10 +145,10 @@ class SweepTracking:
         self.client.set_terminated(run_id, status=status)
 
     def fail(self, run_id: str, reason: str) -> None:
-        self.set_tags(run_id, {"failure_reason": reason})
+        self.set_tags(run_id, {Tags.FAILURE_REASON: reason})
         self.terminate(run_id, "FAILED")
 
     def clear_failure(self, run: Any) -> None:
         """A failed trial run again (``--retry-failed``) sheds the reason of its last failure."""
-        if "failure_reason" in run.data.tags:
-            self.client.delete_tag(run.info.run_id, "failure_reason")
+        if Tags.FAILURE_REASON in run.data.tags:
+            self.client.delete_tag(run.info.run_id, Tags.FAILURE_REASON)

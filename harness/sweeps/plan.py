@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.data.budget import accurate_frames
 from harness.errors import ConfigError
+from harness.mlflow_record import Tags, number_tag, setting_tags
 from harness.sweeps.spec import DatasetSpec, LevelSpec, MethodSpec, ModelSpec, SweepSpec, deep_merge
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
@@ -33,11 +34,6 @@ from harness.train.config import (
 
 GAMMA_METHODS = ("asteroid", "no_ft")  # bias-aware: one trial per gamma, chosen on validation
 UNLABELED_METHODS = ("score_matching",)
-
-
-def number(value: float) -> str:
-    """Short, stable text of a number for keys and tags: 25, 0.5, 1e-05."""
-    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -54,14 +50,10 @@ class Cell:
     inaccurate_level: str | None
 
     def tags(self) -> dict[str, str]:
-        """The contract's cell tags ("" where a field does not apply)."""
-        ratio = self.cost_ratio
-        return {"molecule": self.molecule, "model": self.model, "method": self.method,
-                "budget": number(self.budget),
-                "cost_ratio": "" if ratio is None else ratio if isinstance(ratio, str)
-                else number(ratio),
-                "accurate_level": self.accurate_level,
-                "inaccurate_level": self.inaccurate_level or "", "cell_key": self.key}
+        """The record's cell tags ("" where a field does not apply)."""
+        return {**setting_tags(self.molecule, self.model, self.method, self.budget,
+                               self.cost_ratio, self.accurate_level, self.inaccurate_level),
+                Tags.CELL_KEY: self.key}
 
 
 @dataclass(frozen=True)
@@ -86,8 +78,8 @@ class Trial:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def tags(self) -> dict[str, str]:
-        return {**self.cell.tags(), "gamma": "" if self.gamma is None else number(self.gamma),
-                "seed": str(self.seed), "trial_key": self.key}
+        return {**self.cell.tags(), Tags.GAMMA: number_tag(self.gamma), Tags.SEED: str(self.seed),
+                Tags.TRIAL_KEY: self.key}
 
 
 @dataclass(frozen=True)
@@ -207,9 +199,9 @@ def _cells(spec: SweepSpec, source: str) -> list[tuple[Cell, DatasetSpec, ModelS
                     for budget in spec.budgets:
                         for ratio in ratios:
                             ratio_part = "" if ratio is None else \
-                                f"/r{ratio if isinstance(ratio, str) else number(ratio)}"
+                                f"/r{ratio if isinstance(ratio, str) else number_tag(ratio)}"
                             key = (f"{dataset.name}/{levels}/{model_key}/{method.name}/"
-                                   f"b{number(budget)}{ratio_part}")
+                                   f"b{number_tag(budget)}{ratio_part}")
                             cell = Cell(key, dataset.molecule, model_key, method.name, budget,
                                         ratio, dataset.accurate.name,
                                         None if level is None else level.name)
@@ -229,7 +221,7 @@ def make_plan(spec: SweepSpec, source: str = "<spec>") -> Plan:
                 if not with_gamma and gamma_index > 0:
                     continue
                 trial_gamma = gamma if with_gamma else None
-                key = cell.key + (f"/g{number(gamma)}" if with_gamma else "") + f"/s{seed}"
+                key = cell.key + (f"/g{number_tag(gamma)}" if with_gamma else "") + f"/s{seed}"
                 data = _data_block(spec, dataset, cell, level, source)
                 config = trial_config(spec, model, data, cell, key, seed, trial_gamma, source)
                 trials.append(Trial(key, cell, seed, trial_gamma, config))
@@ -248,7 +240,7 @@ def format_plan(plan: Plan) -> str:
         data = trial.config["data"]
         sizes = f"n_accurate_train={data['n_accurate_train']}"
         if data.get("budget") is not None:
-            sizes += f" budget={number(data['budget'])} cost_ratio={data['cost_ratio']}"
+            sizes += f" budget={number_tag(data['budget'])} cost_ratio={data['cost_ratio']}"
         elif data.get("n_inaccurate_train") is not None:
             sizes += f" n_inaccurate_train={data['n_inaccurate_train']}"
         lines.append(f"  {trial.key}  {sizes}")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from optuna.trial import FrozenTrial
 
-from harness.sweeps.plan import Plan, Trial, number
+from harness.mlflow_record import number_tag
+from harness.sweeps.plan import Plan, Trial
 from harness.sweeps.study import FAILURE_REASON, completed, settled
 
 
@@ -22,9 +23,9 @@ def describe_trial(trial: Trial) -> str:
     parts = [trial.cell.method]
     if trial.cell.inaccurate_level:
         parts.append(trial.cell.inaccurate_level)
-    parts.append(f"budget {number(trial.cell.budget)}")
+    parts.append(f"budget {number_tag(trial.cell.budget)}")
     if trial.gamma is not None:
-        parts.append(f"gamma {number(trial.gamma)}")
+        parts.append(f"gamma {number_tag(trial.gamma)}")
     parts.append(f"seed {trial.seed}")
     return ", ".join(parts)
 

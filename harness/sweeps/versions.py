@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from harness.data.store import chunk_paths
+from harness.mlflow_record import Tags, flag_tag
 from harness.train.tracking import PROJECT_ROOT
 
 UNKNOWN = "unknown"
@@ -41,12 +42,12 @@ class Versions:
     data_hash: str
 
     def as_tags(self) -> dict[str, str]:
-        return {"code_version": self.code_version, "data_hash": self.data_hash}
+        return {Tags.CODE_VERSION: self.code_version, Tags.DATA_HASH: self.data_hash}
 
     @classmethod
     def recorded(cls, attributes: dict) -> Versions | None:
         """The versions recorded in a trial's attributes or a run's tags; None if absent."""
-        code, data = attributes.get("code_version"), attributes.get("data_hash")
+        code, data = attributes.get(Tags.CODE_VERSION), attributes.get(Tags.DATA_HASH)
         return None if code is None or data is None else cls(code, data)
 
 
@@ -97,11 +98,11 @@ def code_version() -> dict[str, str]:
     """Tags of the running code: ``code_version`` (the source hash), ``git_sha`` and
     ``git_dirty`` ("true" when tracked files have uncommitted changes)."""
     sha = _git("rev-parse", "HEAD")
-    git = {"git_sha": UNKNOWN, "git_dirty": UNKNOWN}
+    git = {Tags.GIT_SHA: UNKNOWN, Tags.GIT_DIRTY: UNKNOWN}
     if sha is not None:
         changes = _git("status", "--porcelain", "--untracked-files=no")
-        git = {"git_sha": sha, "git_dirty": "true" if changes else "false"}
-    return {"code_version": source_hash(), **git}
+        git = {Tags.GIT_SHA: sha, Tags.GIT_DIRTY: flag_tag(bool(changes))}
+    return {Tags.CODE_VERSION: source_hash(), **git}
 
 
 def dataset_files(path: Path) -> list[Path]:

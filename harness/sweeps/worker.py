@@ -11,7 +11,7 @@ Per trial: find or create the cell's parent run and the trial's child run (a res
 continues its run), record the code and data versions it runs with (a trial folder left by
 other versions is emptied first: see ``trial_folder``), adopt a shared stage 1, train through
 ``harness.train.experiment.run`` in the trial's folder (``<state>/trials/<trial_key>/``, where
-checkpoints make a retry resume), log the contract's metrics, end the run FINISHED, then tell
+checkpoints make a retry resume), log the record's metrics, end the run FINISHED, then tell
 Optuna COMPLETE with the validation loss. A trial killed after MLflow heard of it but before
 Optuna did is recognised on its retry by the finished run and its ``results.json``, and is not
 trained again. An exception or a non-finite loss ends the run FAILED with ``failure_reason``
@@ -35,6 +35,13 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from harness.errors import ConfigError, HarnessError
+from harness.mlflow_record import (
+    TEST_METRIC_PREFIX,
+    Metrics,
+    Tags,
+    flag_tag,
+    metric_on_test,
+)
 from harness.redaction import redact
 from harness.sweeps import stage_one, trial_folder
 from harness.sweeps.finalize import settle_group
@@ -63,7 +70,6 @@ from harness.sweeps.versions import (
 MAX_REASON_LENGTH = 1000
 STORAGE_ENV = "HARNESS_SWEEP_STORAGE"
 TRACKING_ENV = "HARNESS_SWEEP_TRACKING_URI"
-TEST_PREFIX = "test."
 log = logging.getLogger("harness.sweeps.worker")
 
 
@@ -92,7 +98,8 @@ class KeepOpen:
         self.tracker.log_params(params)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        kept = {key: value for key, value in metrics.items() if not key.startswith(TEST_PREFIX)}
+        kept = {key: value for key, value in metrics.items()
+                if not key.startswith(TEST_METRIC_PREFIX)}
         if kept:
             self.tracker.log_metrics(kept, step)
 
@@ -110,23 +117,25 @@ class KeepOpen:
 
 
 def trial_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """The contract's trial metrics beyond the test metrics ``experiment.run`` logs."""
+    """The record's trial metrics (docs/mlflow-record.md), kept in the Optuna ledger too, beyond
+    the test metrics that ``experiment.run`` logs."""
     data = results["data"]
-    return {"validation_loss": results["stages"][-1]["best_validation_loss"],
-            "wall_seconds": results["wall_seconds"],
-            "n_accurate_train": data["n_accurate_train"],
-            "n_inaccurate_train": data["n_inaccurate_train"],
-            "budget_spent": results["budget_spent"]}
+    return {Metrics.VALIDATION_LOSS: results["stages"][-1]["best_validation_loss"],
+            Metrics.WALL_SECONDS: results["wall_seconds"],
+            Metrics.N_ACCURATE_TRAIN: data["n_accurate_train"],
+            Metrics.N_INACCURATE_TRAIN: data["n_inaccurate_train"],
+            Metrics.BUDGET_SPENT: results["budget_spent"]}
 
 
 def metrics_on_test_frames(results: dict[str, Any]) -> dict[str, float]:
     """The run's ``test.*`` metrics, from ``results.json``."""
-    return {f"{TEST_PREFIX}{key}": value for key, value in results["test"].items()}
+    return {metric_on_test(key): value for key, value in results["test"].items()}
 
 
 def non_finite(results: dict[str, Any], metrics: dict[str, float]) -> str | None:
     """Why a finished training is a failure (NaN or infinite losses), or None."""
-    values = {**metrics_on_test_frames(results), "validation_loss": metrics["validation_loss"]}
+    values = {**metrics_on_test_frames(results),
+              Metrics.VALIDATION_LOSS: metrics[Metrics.VALIDATION_LOSS]}
     bad = sorted(name for name, value in values.items() if not math.isfinite(value))
     return f"non-finite {', '.join(bad)} (diverged?)" if bad else None
 
@@ -166,7 +175,7 @@ class Worker:
 
     def _trial_tags(self, attributes: dict[str, Any], versions: Versions) -> dict[str, str]:
         return {**attributes["tags"], **code_version(), **versions.as_tags(),
-                "data_version": trial_data_version(attributes["config"])}
+                Tags.DATA_VERSION: trial_data_version(attributes["config"])}
 
     def run_trial(self, claimed: FrozenTrial) -> None:
         started = time.perf_counter()
@@ -178,7 +187,7 @@ class Worker:
                                         code_version())
         tags = self._trial_tags(attributes, versions)
         run = self.tracking.trial_run(
-            key, {**tags, "selected": "true" if attributes["gamma"] is None else "false"},
+            key, {**tags, Tags.SELECTED: flag_tag(attributes["gamma"] is None)},
             parent, generation)
         run_id = run.info.run_id
         self.tracking.set_tags(run_id, tags)
@@ -236,10 +245,10 @@ class Worker:
             **metrics, "test": results["test"], "trial_seconds": elapsed,
             "overhead_seconds": elapsed - training_seconds,
             "outside_fit_seconds": elapsed - results.get("training_seconds", 0.0)})
-        if not tell(self.study, self.storage, claimed, metrics["validation_loss"]):
+        if not tell(self.study, self.storage, claimed, metrics[Metrics.VALIDATION_LOSS]):
             log.warning("%s: failed as stale meanwhile; its retry records it", claimed.number)
         log.info("%s: validation loss %.4g, test force MAE %.4g, %.1f s",
-                 claimed.user_attrs["trial_key"], metrics["validation_loss"],
+                 claimed.user_attrs["trial_key"], metrics[Metrics.VALIDATION_LOSS],
                  results["test"]["force_mae"], elapsed)
         from harness.train.experiment import convergence_warnings
 

@@ -25,6 +25,18 @@ from harness.data.budget import Allocation, allocate, resolve_cost_ratio
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
+from harness.mlflow_record import (
+    Artifacts,
+    Metrics,
+    Params,
+    Role,
+    Tags,
+    flag_tag,
+    metric_on_test,
+    number_tag,
+    setting_tags,
+    stage_metric,
+)
 from harness.model_file import save_model
 from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
@@ -46,12 +58,6 @@ from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
 from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
 
-RUN_ID_FILE = "mlflow_run_id.txt"
-# How many of a run's stages hit their step or epoch cap still improving (read by reports).
-STILL_IMPROVING_METRIC = "training.stages_still_improving"
-# Tags: whether every trained stage converged, and the names of those that did not.
-FINE_TUNING_WORSE_METRIC = "training.fine_tuning_worse_than_stage1"  # 1: it did
-CONVERGED_TAG, NOT_CONVERGED_TAG = "training.converged", "training.not_converged_stages"
 # Every method a config may name: this driver sits above both the engine and the baselines.
 METHODS: dict[str, MethodRunner] = {**TRAINING_METHODS, **BASELINE_METHODS}
 
@@ -191,8 +197,8 @@ def write_bias_table(table: dict[str, np.ndarray], folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     columns = list(table)
-    csv_path, npz_path, png_path = (folder / "bias_weights.csv", folder / "bias_weights.npz",
-                                    folder / "bias_histogram.png")
+    npz_path = folder / Artifacts.BIAS_TABLE_FILE
+    csv_path, png_path = npz_path.with_suffix(".csv"), folder / "bias_histogram.png"
     stacked = np.column_stack([np.asarray(table[name], dtype=np.float64) for name in columns])
     formats = ["%d"] + ["%.6g"] * (len(columns) - 1)
     np.savetxt(csv_path, stacked, delimiter=",", header=",".join(columns), comments="",
@@ -231,13 +237,37 @@ def claim_output_folder(config: TrainConfig, output: Path, config_source: str) -
     snapshot.write_text(yaml.safe_dump(content, sort_keys=False))
 
 
-def open_tracker(config: TrainConfig, output: Path) -> Tracker:
+def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:
+    """What a `harness train` run is, in the tags a sweep gives its trials (a sweep passes
+    its own, already tagged run); its gamma is known once validation has chosen one."""
+    inaccurate = splits.inaccurate_level
+    priced = config.method in METHODS_WITH_INACCURATE_LABELS  # only these pay a cost ratio
+    return {Tags.ROLE: Role.TRAINING,
+            **setting_tags(splits.accurate_train.molecule, config.model.name, config.method,
+                           config.data.budget, config.data.cost_ratio if priced else None,
+                           splits.accurate_train.level,
+                           None if inaccurate is None else inaccurate.level),
+            Tags.SEED: str(config.seed)}
+
+
+def outcome_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """The chosen gamma, the bias statistics and the budget spent, where the run has them."""
+    details = results["details"]
+    found = {Metrics.CHOSEN_GAMMA: details.get("chosen_gamma"),
+             Metrics.BIAS_MEDIAN: details.get("bias_median"),
+             Metrics.BIAS_MEAN: details.get("bias_mean"),
+             Metrics.BUDGET_SPENT: results.get("budget_spent")}
+    return {name: float(value) for name, value in found.items() if value is not None}
+
+
+def open_tracker(config: TrainConfig, output: Path, tags: dict[str, str]) -> Tracker:
     if not config.tracking.enabled:
         return NullTracker()
-    run_id_path = output / RUN_ID_FILE
+    run_id_path = output / Artifacts.RUN_ID_FILE
     run_id = run_id_path.read_text().strip() if run_id_path.exists() else None
     tracker = MlflowTracker(config.tracking.uri, config.tracking.experiment, config.name, run_id)
     run_id_path.write_text(tracker.run_id)
+    tracker.set_tags(tags)
     return tracker
 
 
@@ -269,15 +299,17 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
     device = resolve_device(config.device)
     dtype = torch.float64 if config.dtype == "float64" else torch.float32
 
-    tracker = open_tracker(config, output) if tracker is None else tracker
+    own_run = tracker is None
+    tracker = open_tracker(config, output, run_tags(config, splits)) if own_run else tracker
     try:
         tracker.log_params({**flatten(config.model_dump(mode="json")),
-                            **{f"data.actual.{k}": v for k, v in sizes.items()}})
+                            **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value
+                               for key, value in sizes.items()}})
 
         buffered = BufferedMetrics(tracker)
 
         def log_validation(stage: str, record: dict[str, float]) -> None:
-            buffered.add({f"{stage}.{key}": value for key, value in record.items()
+            buffered.add({stage_metric(stage, key): value for key, value in record.items()
                           if key not in ("step", "epoch")}, step=int(record["step"]))
 
         context = MethodContext(config, device, dtype, checkpoint_folder(output), log_validation,
@@ -307,20 +339,24 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             model_files.append(save_model(output, outcome.model, results["model"],
                                           config.model.hyperparameters,
                                           config.model_dump(mode="json")))
-        tracker.log_metrics({f"test.{key}": value for key, value in metrics.items()})
-        tracker.log_metrics({f"{stage.name}.best_validation_loss": stage.best_validation_loss
-                             for stage in outcome.stages})
-        tracker.log_metrics({STILL_IMPROVING_METRIC: float(len(results["not_converged_stages"]))})
+        tracker.log_metrics({metric_on_test(key): value for key, value in metrics.items()})
+        tracker.log_metrics({stage_metric(stage.name, Metrics.BEST_VALIDATION_LOSS):
+                             stage.best_validation_loss for stage in outcome.stages})
+        tracker.log_metrics({Metrics.STAGES_STILL_IMPROVING:
+                             float(len(results["not_converged_stages"])),
+                             **outcome_metrics(results)})
         guard = outcome.details.get("fine_tuning")
         if guard is not None:
-            tracker.log_metrics({FINE_TUNING_WORSE_METRIC: float(guard["worse_than_stage1"])})
-        tracker.set_tags({CONVERGED_TAG: str(not results["not_converged_stages"]).lower(),
-                          NOT_CONVERGED_TAG: ",".join(results["not_converged_stages"])})
+            tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"])})
+        tracker.set_tags({Tags.CONVERGED: flag_tag(not results["not_converged_stages"]),
+                          Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"])})
+        if own_run:
+            tracker.set_tags({Tags.GAMMA: number_tag(outcome.details.get("chosen_gamma"))})
         for path in (output / "results.json", *model_files, output / "config.yaml"):
             tracker.log_artifact(path)
         if outcome.bias_table is not None:
-            for path in write_bias_table(outcome.bias_table, output / "bias"):
-                tracker.log_artifact(path, "bias")
+            for path in write_bias_table(outcome.bias_table, output / Artifacts.BIAS_FOLDER):
+                tracker.log_artifact(path, Artifacts.BIAS_FOLDER)
     except BaseException:
         tracker.close("FAILED")
         raise

@@ -33,6 +33,7 @@ from torch_geometric.data import Data
 from harness.data.frames import FrameSet
 from harness.data.pairing import pair_frames
 from harness.errors import ConfigError
+from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
 from harness.train.checkpoint import seed_everything, stage_checkpoint
@@ -228,17 +229,17 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     candidates: list[GammaCandidate] = []
     trained: dict[str, dict[str, torch.Tensor]] = {}
     for gamma in gammas:
-        suffix = "" if gamma is None else f"_gamma{gamma:g}"
         weights = None if gamma is None else bias_weights(used_bias, gamma)
         if bias_table is not None and weights is not None:
-            bias_table[f"weight_gamma{gamma:g}"] = weights
+            bias_table[weight_column(gamma)] = weights
         model = fresh_model(context, "stage2", splits.inaccurate_train)
-        result = run_stage(context, f"stage2{suffix}", model, config.schedules.inaccurate,
-                           supervised_loss(config), splits.inaccurate_train, splits.validation,
-                           weights, validate_forces_only=True)
+        result = run_stage(context, stage_name("stage2", gamma), model,
+                           config.schedules.inaccurate, supervised_loss(config),
+                           splits.inaccurate_train, splits.validation, weights,
+                           validate_forces_only=True)
         stages.append(result)
         if with_fine_tuning:
-            result = fine_tune(context, f"stage3{suffix}", model, splits)
+            result = fine_tune(context, stage_name("stage3", gamma), model, splits)
             stages.append(result)
         candidates.append(GammaCandidate(result.name, gamma, result.best_validation_loss))
         trained[result.name] = {key: value.detach().clone()
@@ -252,7 +253,8 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     details: dict[str, Any] = {"bias_aware": bias_aware, "fine_tuned": with_fine_tuning}
     if bias_aware:
         details.update(chosen_gamma=choice.chosen_gamma,
-                       validation_loss_by_gamma={f"{candidate.gamma:g}": candidate.validation_loss
+                       validation_loss_by_gamma={number_tag(candidate.gamma):
+                                                 candidate.validation_loss
                                                  for candidate in candidates},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()))
         if with_fine_tuning:

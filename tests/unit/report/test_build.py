@@ -65,18 +65,6 @@ def test_a_second_report_replaces_the_report_run_and_the_folder(writable_store: 
     assert not list(tmp_path.glob(".reports-*"))
 
 
-def test_a_sweep_run_receives_the_report_when_there_is_one(writable_store: str,
-                                                           tmp_path: Path) -> None:
-    client = _client(writable_store)
-    experiment_id = client.get_experiment_by_name("toy").experiment_id
-    sweep_run = client.create_run(experiment_id, tags={"harness.role": "sweep"}).info.run_id
-    outcome = build.build_report(writable_store, ["toy"], tmp_path / "reports")
-    assert outcome.logged_to == [sweep_run]
-    assert _runs(writable_store, "toy", "report") == []
-    assert "report/report.html" in {info.path for info in
-                                    client.list_artifacts(sweep_run, "report")}
-
-
 def test_a_failed_report_leaves_the_previous_one_intact(writable_store: str, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "reports"

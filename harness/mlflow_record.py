@@ -1,0 +1,205 @@
+"""The MLflow record: what kinds of runs exist, what each carries and how values become tags.
+
+Every writer of the record (``harness train``, the sweeps, MD) and every reader (the report, MD
+looking up a sweep's models) names run roles, tags, params, metrics and artifacts through this
+module, so that a name cannot drift between the side that writes it and the side that reads
+it. ``docs/mlflow-record.md`` says what each run holds, who writes it and who reads it.
+
+Tags are text. Numbers become the short text of ``number_tag`` (25, 0.5, 1e-05; "" where the
+field does not apply, e.g. the gamma of a standard run); flags become "true" / "false". The
+``*_from_tag`` functions turn them back into numbers and flags.
+"""
+
+from __future__ import annotations
+
+import math
+
+from harness.model_file import MODEL_FILE
+
+ROLE_TAG = "harness.role"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: a trial run nests under its cell run
+SWEEP_EXPERIMENT_TAG = "harness.sweep"  # on a sweep's experiment, not on its runs
+
+
+class Role:
+    """Values of ``harness.role``: what a run is."""
+
+    CELL = "cell"  # a sweep cell: the parent of its trials, their summary over seeds
+    TRIAL = "trial"  # one sweep trial: one training config at one seed and gamma
+    TRAINING = "train"  # one `harness train` run (outside a sweep)
+    MD_MODEL = "md_model"  # a training run that an MD sweep trained for its arms
+    MD = "md"  # one MD trajectory
+    REPORT = "report"  # the report's files, one run per reported experiment
+
+
+class Tags:
+    """Run tag names."""
+
+    ROLE = ROLE_TAG
+    PARENT = PARENT_TAG
+    # what a trained model is: sweep cells and trials, `harness train` and MD-trained runs
+    MOLECULE = "molecule"
+    MODEL = "model"
+    METHOD = "method"
+    BUDGET = "budget"  # accurate-label equivalents the setting buys (what was spent: metric)
+    COST_RATIO = "cost_ratio"  # a number or "measured"
+    ACCURATE_LEVEL = "accurate_level"
+    INACCURATE_LEVEL = "inaccurate_level"  # or the unlabeled level of score matching
+    GAMMA = "gamma"  # the gamma the run's model was trained with
+    SEED = "seed"  # of training; of the trajectory on MD runs
+    # sweep bookkeeping
+    SWEEP = "sweep"
+    PROFILE = "profile"
+    CELL_KEY = "cell_key"
+    TRIAL_KEY = "trial_key"
+    GENERATION = "generation"  # rises when the sweep reruns a trial for new code or data
+    SELECTED = "selected"  # the trial whose gamma won on validation (every gamma-less trial)
+    SUPERSEDED = "superseded"  # "true": rerun since for newer code, data or model
+    FAILURE_REASON = "failure_reason"
+    CODE_VERSION = "code_version"
+    GIT_SHA = "git_sha"
+    GIT_DIRTY = "git_dirty"
+    DATA_HASH = "data_hash"
+    DATA_VERSION = "data_version"
+    # what training found
+    CONVERGED = "training.converged"
+    NOT_CONVERGED_STAGES = "training.not_converged_stages"
+    # MD
+    LABEL = "label"  # the MD arm's name
+    STEP_SIZE_FS = "step_size_fs"
+    ENSEMBLE = "ensemble"
+    TRAINING_SEED = "training_seed"
+    MODEL_RUN_ID = "model_run_id"
+
+
+class Metrics:
+    """Metric names; ``metric_on_test``, ``stage_metric``, ``md_metric`` and the cell's
+    ``per_seed_*`` functions build the families of names."""
+
+    VALIDATION_LOSS = "validation_loss"  # best validation loss of the last stage
+    WALL_SECONDS = "wall_seconds"
+    N_ACCURATE_TRAIN = "n_accurate_train"
+    N_INACCURATE_TRAIN = "n_inaccurate_train"
+    BUDGET_SPENT = "budget_spent"  # accurate-label equivalents the run paid
+    CHOSEN_GAMMA = "chosen_gamma"  # bias-aware runs: the gamma validation chose
+    BIAS_MEDIAN = "bias_median"  # of B over the inaccurate training frames (kcal/mol/A)
+    BIAS_MEAN = "bias_mean"
+    STAGES_STILL_IMPROVING = "training.stages_still_improving"
+    FINE_TUNING_WORSE = "training.fine_tuning_worse_than_stage1"  # 1: it was
+    BEST_VALIDATION_LOSS = "best_validation_loss"  # per stage, see ``stage_metric``
+    N_SELECTED_TRIALS = "n_selected_trials"  # on cells
+
+
+class Params:
+    """Param names besides the flattened training config (``schedules.accurate.batch_size``)."""
+
+    ACTUAL_DATA_PREFIX = "data.actual."  # frames and budget the split really gave
+    MODEL_SOURCE = "model_source"  # MD: the model file or run the trajectory used
+    DTYPE = "dtype"  # MD: float32 or float64
+    ENGINE = "engine"  # MD: batched or ase (`harness md run`)
+    DURATION_PS = "duration_ps"
+    TEMPERATURE_K = "temperature_K"
+
+
+class Artifacts:
+    """Artifact paths within a run (besides results.json and config.yaml, copies of the run
+    folder's files)."""
+
+    MODEL = MODEL_FILE  # the run folder's model file (harness.model_file owns its format)
+    RUN_ID_FILE = "mlflow_run_id.txt"  # in a run folder: the MLflow run it was logged to
+    BIAS_FOLDER = "bias"  # the bias table as csv and npz, and its histogram
+    BIAS_TABLE_FILE = "bias_weights.npz"  # frame_id, bias, bias_used, weight_gamma<g>
+    BIAS_TABLE = f"{BIAS_FOLDER}/{BIAS_TABLE_FILE}"
+    REPORT_FOLDER = "report"
+
+
+# MD rows (``harness.md.results``) log these columns as params, and these as md.<column>.
+MD_PARAM_COLUMNS = ("ensemble", "temperature_K", "friction_per_fs", "steps", "duration_ps",
+                    "replicas_in_batch")
+MD_METRIC_COLUMNS = ("stable", "stable_max_distance", "stable_bonds", "time_to_failure_ps",
+                     "steps_per_second", "hr_mae", "energy_drift_per_atom_per_ps",
+                     "mean_temperature_K", "nve_stable", "nve_time_to_failure_ps")
+TEST_METRIC_PREFIX = "test."  # errors on the test frames (kcal/mol/A, kcal/mol)
+# What a trained model is (``setting_tags``): on cells, trials and `harness train` runs alike.
+SETTING_TAGS = (Tags.MOLECULE, Tags.MODEL, Tags.METHOD, Tags.BUDGET, Tags.COST_RATIO,
+                Tags.ACCURATE_LEVEL, Tags.INACCURATE_LEVEL)
+# Tags that name a trial within its cell: a cell run carries its trials' tags without them.
+TRIAL_ONLY_TAGS = (Tags.GAMMA, Tags.SEED, Tags.TRIAL_KEY, Tags.GENERATION)
+MAX_TAG_LENGTH = 5000  # MLflow's limit on a tag value
+
+
+def number_tag(value: float | None) -> str:
+    """Short, stable text of a number for tags and sweep keys: 25, 0.5, 1e-05; "" for None."""
+    return "" if value is None else f"{value:g}"
+
+
+def number_from_tag(text: str) -> float:
+    """The number of a tag; NaN where the tag is empty (the field does not apply)."""
+    return math.nan if text == "" else float(text)
+
+
+def flag_tag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def flag_from_tag(text: str | None) -> bool:
+    return (text or "").lower() == "true"
+
+
+def setting_tags(molecule: str, model: str, method: str, budget: float | None,
+                 cost_ratio: float | str | None, accurate_level: str,
+                 inaccurate_level: str | None) -> dict[str, str]:
+    """What a trained model is, as tags: the same names and texts on a sweep's cells and
+    trials and on a `harness train` run, so that the UI groups them together."""
+    return {Tags.MOLECULE: molecule, Tags.MODEL: model, Tags.METHOD: method,
+            Tags.BUDGET: number_tag(budget),
+            Tags.COST_RATIO: cost_ratio if isinstance(cost_ratio, str)
+            else number_tag(cost_ratio),
+            Tags.ACCURATE_LEVEL: accurate_level, Tags.INACCURATE_LEVEL: inaccurate_level or ""}
+
+
+def weight_column(gamma: float) -> str:
+    """The bias table's column of the weights exp(-B/gamma): ``weight_gamma0.5``."""
+    return f"weight_gamma{number_tag(gamma)}"
+
+
+def metric_on_test(name: str) -> str:
+    """An error on the test frames: ``test.force_mae``."""
+    return f"{TEST_METRIC_PREFIX}{name}"
+
+
+def stage_metric(stage: str, name: str) -> str:
+    """A training stage's metric: ``stage2_gamma0.5.validation_loss`` (logged at every
+    validation, step = optimiser step) or ``stage1.best_validation_loss``."""
+    return f"{stage}.{name}"
+
+
+def stage_name(stage: str, gamma: float | None) -> str:
+    """A stage trained at one gamma among several: ``stage2_gamma0.5``."""
+    return stage if gamma is None else f"{stage}_gamma{number_tag(gamma)}"
+
+
+def md_metric(column: str) -> str:
+    """An MD row's column as a metric: ``md.stable``."""
+    return f"md.{column}"
+
+
+def per_seed_chosen_gamma_tag(seed: int) -> str:
+    """On a cell: the gamma chosen for one seed."""
+    return f"chosen_gamma.s{seed}"
+
+
+def per_seed_validation_metric(seed: int, gamma: float) -> str:
+    """On a cell: one seed's validation loss at one gamma."""
+    return f"{Metrics.VALIDATION_LOSS}.s{seed}.g{number_tag(gamma)}"
+
+
+def cell_summary_metric(test_name: str, statistic: str) -> str:
+    """On a cell: mean or std over seeds of its selected trials: ``test.force_mae.mean``."""
+    return f"{metric_on_test(test_name)}.{statistic}"
+
+
+def run_filter(role: str, tags: dict[str, str] | None = None) -> str:
+    """An MLflow search filter for runs of ``role`` whose tags have the given values."""
+    conditions = {ROLE_TAG: role, **(tags or {})}
+    return " and ".join(f"tags.`{key}` = '{value}'" for key, value in conditions.items())
