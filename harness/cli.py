@@ -98,7 +98,7 @@ def _bench_trainer(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from harness.train.experiment import convergence_warnings, run_file, summary_line
 
-    results = run_file(args.config, args.output)
+    results = run_file(args.config, args.output, args.overrides)
     print(summary_line(results))
     for line in convergence_warnings(results):
         print(f"harness: warning: {line}", file=sys.stderr)
@@ -134,7 +134,7 @@ def _sweep_plan(args: argparse.Namespace) -> None:
     from harness.sweeps.plan import format_plan, make_plan
     from harness.sweeps.spec import load_spec
 
-    print(format_plan(make_plan(load_spec(args.spec, args.profile), args.spec)))
+    print(format_plan(make_plan(load_spec(args.spec, args.profile, args.overrides), args.spec)))
 
 
 def _sweep_run(args: argparse.Namespace) -> None:
@@ -152,7 +152,8 @@ def _sweep_run(args: argparse.Namespace) -> None:
     summary = run_sweep(args.spec, args.profile, args.workers, storage,
                         args.tracking_uri or None,
                         Path(args.state_dir) if args.state_dir else None, args.retry_failed,
-                        progress=not args.quiet, keep_stale=args.keep_stale_results)
+                        progress=not args.quiet, keep_stale=args.keep_stale_results,
+                        overrides=args.overrides)
     print("\n".join(summary.lines()))
     if args.summary:
         write_json_atomically(Path(args.summary), summary.as_json())
@@ -279,11 +280,11 @@ equal data cost. Start with `harness sweep run sweeps/default.yaml --workers 2` 
 
 class _DefaultsFormatter(argparse.HelpFormatter):
     """Appends an option's default to its help, unless it has none worth saying (None, a
-    flag's False) or the help already says it."""
+    flag's False, a repeatable option's empty list) or the help already says it."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if (action.default in (None, False, argparse.SUPPRESS) or "default" in text
+        if (action.default in (None, False, [], argparse.SUPPRESS) or "default" in text
                 or not action.option_strings and action.nargs is None):
             return text
         return f"{text} (default: %(default)s)"
@@ -304,6 +305,12 @@ def _version() -> str:
         return version("asteroid-harness")
     except PackageNotFoundError:  # run from a checkout that was not installed
         return "unknown (not installed)"
+
+
+def _add_set_option(parser: argparse.ArgumentParser, example: str) -> None:
+    parser.add_argument("--set", "-S", action="append", default=[], dest="overrides",
+                        metavar="KEY=VALUE", help=f"override one value of the file (repeatable; "
+                        f"the value is YAML), e.g. {example}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -370,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="run one training config end to end (resumable)")
     train.add_argument("config", help="YAML config, e.g. configs/ethanol-egnn-standard.yaml")
     train.add_argument("--output", help="output folder (default: the config's output_dir)")
+    _add_set_option(train, "schedules.accurate.max_steps=2000")
     train.set_defaults(run=_train)
 
     bench = commands.add_parser("bench", help="measure speed").add_subparsers(
@@ -421,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_plan = sweep.add_parser("plan", help="print a spec's cells and trials (runs nothing)")
     sweep_plan.add_argument("spec", help="sweep spec, e.g. sweeps/default.yaml")
     sweep_plan.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    _add_set_option(sweep_plan, "seeds=[0]")
     sweep_plan.set_defaults(run=_sweep_plan)
     sweep_run = sweep.add_parser("run", help="run or resume a sweep (the same command again "
                                  "resumes; on another machine with --storage it joins)")
@@ -444,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--quiet", action="store_true",
                            help="no progress lines (the worker logs still have them)")
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
+    _add_set_option(sweep_run, "seeds=[0]")
     sweep_run.set_defaults(run=_sweep_run)
     _add_md_commands(commands)
 

@@ -149,7 +149,8 @@ def visible_gpus() -> list[str]:
 
 
 def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir: Path,
-                   tracking_uri: str, workers: int) -> list[tuple[subprocess.Popen, Path]]:
+                   tracking_uri: str, workers: int, overrides: list[str]
+                   ) -> list[tuple[subprocess.Popen, Path]]:
     environments = worker_environments(workers, visible_gpus(), len(os.sched_getaffinity(0)))
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     started = []
@@ -157,7 +158,8 @@ def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir:
         log_path = state_dir / "logs" / f"worker-{index}.log"
         command = [sys.executable, "-m", "harness.sweeps.worker", spec_path,
                    "--profile", spec.profile, "--state-dir", str(state_dir),
-                   "--threads", environment["OMP_NUM_THREADS"]]
+                   "--threads", environment["OMP_NUM_THREADS"],
+                   *[argument for override in overrides for argument in ("--set", override)]]
         urls = {STORAGE_ENV: storage_url, TRACKING_ENV: tracking_uri}
         with open(log_path, "a") as log:
             process = subprocess.Popen(command, env={**os.environ, **environment, **urls},
@@ -208,13 +210,15 @@ def _wait(workers: list[tuple[subprocess.Popen, Path]], study, plan: Plan,
 def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
               storage_url: str | None = None, tracking_uri: str | None = None,
               state_root: Path | None = None, retry_failed: bool = False,
-              progress: bool = True, keep_stale: bool = False) -> SweepSummary:
+              progress: bool = True, keep_stale: bool = False,
+              overrides: list[str] | None = None) -> SweepSummary:
     """Set up (or resume) a sweep, run ``workers`` worker processes, settle the cells.
 
     ``keep_stale``: keep the results of trials that ran with other code or data versions
-    instead of running them again."""
+    instead of running them again; ``overrides``: ``--set KEY=VALUE`` over the spec."""
     started = time.perf_counter()
-    spec = load_spec(spec_path, profile)
+    overrides = overrides or []
+    spec = load_spec(spec_path, profile, overrides)
     plan = make_plan(spec, spec_path)
     check_data_paths(spec, spec_path)
     state_dir = state_dir_of(spec, state_root)
@@ -230,7 +234,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     errors: list[str] = []
     if workers > 0:
         started_workers = _start_workers(spec_path, spec, storage_url, state_dir,
-                                         tracking.uri, workers)
+                                         tracking.uri, workers, overrides)
         errors = _wait(started_workers, study, plan, progress)
     settle_cells(study, plan, tracking)
     summary = summarise(study, plan, state_dir, storage_url, tracking.uri,

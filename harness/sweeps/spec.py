@@ -23,6 +23,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from harness.data.budget import MEASURED
 from harness.errors import ConfigError
+from harness.overrides import apply_overrides
 from harness.train.config import Method
 from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
@@ -214,8 +215,10 @@ def apply_profile(content: dict[str, Any], profile: dict[str, Any]) -> dict[str,
     return merged
 
 
-def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> SweepSpec:
-    """Validate a spec mapping with ``profile`` applied; the first problem is a ConfigError."""
+def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE,
+               overrides: list[str] | None = None) -> SweepSpec:
+    """Validate a spec mapping with ``profile`` and then the ``--set`` ``overrides`` applied;
+    the first problem is a ConfigError."""
     if not isinstance(content, dict):
         raise ConfigError(source, "<top>", "expected a mapping of keys to values")
     content = dict(content)
@@ -233,7 +236,8 @@ def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> Swe
     if profile not in profiles and profile != DEFAULT_PROFILE:
         raise ConfigError(source, "profiles", f"no profile '{profile}'; the spec has "
                           f"{sorted({DEFAULT_PROFILE, *profiles})}")
-    merged = apply_profile(content, profiles.get(profile) or {})
+    merged = apply_overrides(apply_profile(content, profiles.get(profile) or {}),
+                             overrides or [])
     try:
         return validated(SweepSpec, {**merged, "profile": profile}, source)
     except ConfigError as error:
@@ -243,11 +247,12 @@ def parse_spec(content: Any, source: str, profile: str = DEFAULT_PROFILE) -> Swe
                           f"{error.problem} (with profile '{profile}' applied)") from None
 
 
-def load_spec(path: str | Path, profile: str = DEFAULT_PROFILE) -> SweepSpec:
-    """Read and validate a YAML sweep spec under ``profile``."""
+def load_spec(path: str | Path, profile: str = DEFAULT_PROFILE,
+              overrides: list[str] | None = None) -> SweepSpec:
+    """Read and validate a YAML sweep spec under ``profile``, with ``--set`` overrides."""
     path = Path(path)
     content = read_yaml_file(path)
-    return parse_spec(content, str(path), profile)
+    return parse_spec(content, str(path), profile, overrides)
 
 
 def profile_names(path: str | Path) -> list[str]:

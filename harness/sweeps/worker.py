@@ -28,7 +28,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ class WorkerSettings:
     state_dir: Path
     profile: str = DEFAULT_PROFILE
     tracking_uri: str | None = None
+    overrides: list[str] = field(default_factory=list)  # the sweep's --set KEY=VALUE
 
 
 class KeepOpen:
@@ -144,7 +145,7 @@ class Worker:
     def __init__(self, settings: WorkerSettings) -> None:
         source_hash()  # hashed at start: the sources as this process found them
         self.settings = settings
-        self.spec = load_spec(settings.spec_path, settings.profile)
+        self.spec = load_spec(settings.spec_path, settings.profile, settings.overrides)
         self.storage = open_storage(settings.storage_url, self.spec.scheduling)
         self.study = open_study(self.storage, study_name(self.spec))
         self.tracking = SweepTracking(self.spec, settings.tracking_uri)
@@ -274,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", default=os.environ.get(TRACKING_ENV),
                         help=f"MLflow tracking URI (default: ${TRACKING_ENV})")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        metavar="KEY=VALUE", help="the sweep's overrides of the spec")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s worker %(process)d: %(message)s")
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.storage:
             raise ConfigError("<worker>", "storage", f"no storage URL: set ${STORAGE_ENV}")
         settings = WorkerSettings(args.spec, args.storage, Path(args.state_dir), args.profile,
-                                  args.tracking_uri)
+                                  args.tracking_uri, args.overrides)
         handled = Worker(settings).run()
     except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)

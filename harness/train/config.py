@@ -9,12 +9,15 @@ in ``sweeps/paper-*.yaml``.
 
 from __future__ import annotations
 
+import copy
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.overrides import apply_overrides
 from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
 
@@ -23,6 +26,9 @@ Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
+# File paths a config names, as (parent keys, key): relative to the config file's folder.
+CONFIG_FILE_PATHS = ((("data", "accurate"), "path"), (("data", "inaccurate"), "path"),
+                     (("baselines", "ani"), "weights_path"))
 
 
 class Schedule(Strict):
@@ -280,22 +286,37 @@ def parse_config(content: dict[str, Any], source: str) -> TrainConfig:
     return validated(TrainConfig, content, source)
 
 
-def load_config(path: str | Path) -> TrainConfig:
-    """Read and validate a YAML training config."""
+def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read and validate a YAML training config, with ``--set`` overrides applied; relative
+    dataset and weight paths are relative to the config file's folder."""
     path = Path(path)
     content = read_yaml_file(path)
+    if isinstance(content, dict):
+        content = resolve_relative_paths(apply_overrides(content, overrides or []), path.parent)
     config = parse_config(content, str(path))
     _require_data_paths(config, str(path))
     return config
 
 
+def resolve_relative_paths(content: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The config with its relative file paths made absolute against ``folder`` (where the
+    config file lies), so that it runs from any working directory."""
+    content = copy.deepcopy(content)
+    for parent_keys, key in CONFIG_FILE_PATHS:
+        node: Any = content
+        for parent in parent_keys:
+            node = node.get(parent) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key), str):
+            node[key] = os.path.normpath(folder.resolve() / Path(node[key]).expanduser())
+    return content
+
+
 def _require_data_paths(config: TrainConfig, source: str) -> None:
-    """Dataset paths are relative to the working directory (the project root)."""
     for role in ("accurate", "inaccurate"):
         level_source = getattr(config.data, role)
         if level_source is not None and not Path(level_source.path).exists():
             raise ConfigError(source, f"data.{role}.path",
-                              f"no dataset at '{level_source.path}' (relative to {Path.cwd()})")
+                              f"no dataset at '{level_source.path}'")
 
 
 def flatten(content: dict[str, Any], prefix: str = "") -> dict[str, Any]:

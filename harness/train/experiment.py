@@ -364,9 +364,10 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
     return results
 
 
-def run_file(path: str | Path, output_dir: str | Path | None = None) -> dict[str, Any]:
-    """``harness train CONFIG.yaml``: load, validate and run."""
-    return run(load_config(path), str(path), output_dir)
+def run_file(path: str | Path, output_dir: str | Path | None = None,
+             overrides: list[str] | None = None) -> dict[str, Any]:
+    """``harness train CONFIG.yaml [--set key=value ...]``: load, validate and run."""
+    return run(load_config(path, overrides), str(path), output_dir)
 
 
 def summary_line(results: dict[str, Any]) -> str:

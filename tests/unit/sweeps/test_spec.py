@@ -107,3 +107,8 @@ def test_profile_names_always_include_default(tmp_path: Path) -> None:
     path = write_spec(tmp_path, tiny_spec())
     assert profile_names(path) == ["default", "two_seeds"]
     assert "smoke" in profile_names(SWEEPS / "default.yaml")
+
+
+def test_set_overrides_apply_after_the_profile() -> None:
+    spec = parse_spec(tiny_spec(), "tiny.yaml", "default", ["seeds=[5]", "budgets=[7]"])
+    assert (spec.seeds, spec.budgets) == ([5], [7])

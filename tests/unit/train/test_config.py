@@ -96,3 +96,39 @@ def test_a_stage_given_some_keys_keeps_its_kind_defaults_for_the_rest() -> None:
     assert schedules.inaccurate.learning_rate == 1e-3
     assert schedules.fine_tune.learning_rate == 5e-4 and schedules.fine_tune.batch_size == 4
     assert schedules.accurate.learning_rate == 2e-3
+
+
+def test_relative_data_paths_are_relative_to_the_config_file(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    (tmp_path / "data" / "toy").mkdir(parents=True)
+    (tmp_path / "configs").mkdir()
+    config = tiny_config()
+    for role in ("accurate", "inaccurate"):
+        config["data"][role]["path"] = "../data/toy"
+    config["baselines"] = {"ani": {"weights_path": "../weights"}}
+    path = tmp_path / "configs" / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    loaded = load_config(Path("..") / "configs" / "config.yaml")
+    assert loaded.data.accurate.path == str(tmp_path / "data" / "toy")
+    assert loaded.data.inaccurate.path == str(tmp_path / "data" / "toy")
+    assert loaded.baselines.ani.weights_path == str(tmp_path / "weights")
+
+
+def test_set_overrides_a_value_and_a_misspelt_key_is_caught(tmp_path: Path) -> None:
+    path = write(tmp_path, dataset_config(tmp_path))
+    config = load_config(path, ["schedules.accurate.max_steps=123", "seed=7"])
+    assert (config.schedules.accurate.max_steps, config.seed) == (123, 7)
+    with pytest.raises(ConfigError, match="did you mean 'max_steps'"):
+        load_config(path, ["schedules.accurate.max_step=123"])
+
+
+def test_every_shipped_config_loads_from_another_working_directory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    monkeypatch.chdir(tmp_path)
+    for path in sorted(configs.glob("ethanol-*.yaml")):  # the malonaldehyde ones need ../shared
+        assert Path(load_config(path).data.accurate.path).is_dir()
