@@ -251,6 +251,10 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                    if candidate.key == choice.chosen_key), candidates[-1])
     model.load_state_dict(trained[chosen.key])
     details: dict[str, Any] = {"bias_aware": bias_aware, "fine_tuned": with_fine_tuning}
+    if not with_fine_tuning and len(splits.accurate_train):
+        # its energies are on the cheap level's zero: compare them on the accurate level's
+        align_energy_zero(model, splits.accurate_train, context)
+        details["energy_zero_aligned"] = True
     if bias_aware:
         details.update(chosen_gamma=choice.chosen_gamma,
                        validation_loss_by_gamma={number_tag(candidate.gamma):

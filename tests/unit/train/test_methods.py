@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, get_args
 
@@ -17,6 +18,7 @@ from harness.train.bias import bias_weights
 from harness.train.config import Method
 from harness.train.experiment import METHODS, convergence_warnings, run_method
 from harness.train.methods import TRAINING_METHODS
+from harness.train.prediction import predict
 from harness.train.trainer import StageResult
 
 
@@ -171,3 +173,18 @@ def test_fresh_models_with_fit_scaling_get_training_batches(tmp_path: Path,
                                 toy_frames(20))
     assert seen == [20]
     assert float(model.energy_scale) > 1.0  # fit_scale_shift ran too
+
+
+@pytest.mark.parametrize("method", ["no_ft", "inaccurate_only"])
+def test_a_model_not_fine_tuned_gives_energies_on_the_accurate_levels_zero(
+        tmp_path: Path, method: str) -> None:
+    splits = toy_splits()
+    shifted = dataclasses.replace(splits.inaccurate_train,
+                                  energies=splits.inaccurate_train.energies + 5000.0)
+    splits = dataclasses.replace(splits, inaccurate_train=shifted, inaccurate_level=shifted)
+    method_context = context(tmp_path, method)
+    outcome = run_method(method_context, splits)
+    predicted, _ = predict(outcome.model, methods.graphs(method_context, splits.accurate_train),
+                           100, method_context.device)
+    assert abs(float(np.mean(splits.accurate_train.energies - predicted))) < 1e-6
+    assert outcome.details["energy_zero_aligned"]
