@@ -158,6 +158,16 @@ def setting_tags(molecule: str, model: str, method: str, budget: float | None,
             Tags.ACCURATE_LEVEL: accurate_level, Tags.INACCURATE_LEVEL: inaccurate_level or ""}
 
 
+def run_name(tags: dict[str, str]) -> str:
+    """A name the runs page shows whole: method, cheap level, budget, gamma and seed where
+    they apply (``asteroid xtb b25 g2 s0``; a cell's name has no gamma or seed)."""
+    parts = [tags.get(Tags.METHOD, ""), tags.get(Tags.INACCURATE_LEVEL, "")]
+    for prefix, tag in (("b", Tags.BUDGET), ("g", Tags.GAMMA), ("s", Tags.SEED)):
+        if tags.get(tag):
+            parts.append(f"{prefix}{tags[tag]}")
+    return " ".join(part for part in parts if part)
+
+
 def weight_column(gamma: float) -> str:
     """The bias table's column of the weights exp(-B/gamma): ``weight_gamma0.5``."""
     return f"weight_gamma{number_tag(gamma)}"

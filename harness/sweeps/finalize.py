@@ -20,6 +20,7 @@ from harness.mlflow_record import (
     Tags,
     cell_summary_metric,
     flag_tag,
+    metric_on_test,
     number_tag,
     per_seed_chosen_gamma_tag,
     per_seed_validation_metric,
@@ -76,6 +77,13 @@ def mean_and_std(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
+def _chosen_gammas(selected: list[FrozenTrial]) -> dict[str, str]:
+    """The gammas validation chose in a cell, each once (``0.5,2``); none for other methods."""
+    gammas = sorted({done.user_attrs["gamma"] for done in selected
+                     if done.user_attrs.get("gamma") is not None})
+    return {Tags.GAMMA: ",".join(map(number_tag, gammas))} if gammas else {}
+
+
 def _versions_of(trials: list[FrozenTrial]) -> dict[str, str]:
     """The code and data versions the trials ran with, each distinct value once."""
     recorded = [Versions.recorded(trial.user_attrs) or Versions(UNKNOWN, UNKNOWN)
@@ -105,8 +113,10 @@ def settle_cells(study: optuna.Study, plan: Plan, tracking: SweepTracking) -> in
             if values:
                 (summary[cell_summary_metric(name, "mean")],
                  summary[cell_summary_metric(name, "std")]) = mean_and_std(values)
+                # the plain name too, so that the runs page shows cells and trials in one column
+                summary[metric_on_test(name)] = summary[cell_summary_metric(name, "mean")]
         tracking.log_metrics(cell_run, summary)
         if selected:
-            tracking.set_tags(cell_run, _versions_of(selected))
+            tracking.set_tags(cell_run, {**_versions_of(selected), **_chosen_gammas(selected)})
         tracking.terminate(cell_run, "FINISHED" if selected else "FAILED")
     return settled_cells

@@ -25,6 +25,7 @@ from harness.mlflow_record import (
     flag_from_tag,
     flag_tag,
     run_filter,
+    run_name,
 )
 from harness.sweeps.databases import create_sqlite_atomically
 from harness.sweeps.spec import SweepSpec
@@ -96,7 +97,7 @@ class SweepTracking:
                 run_id = found[0].info.run_id
             else:
                 run_id = self.client.create_run(
-                    self.experiment_id, run_name=cell_key,
+                    self.experiment_id, run_name=run_name(tags),
                     tags={**tags, **self.sweep_tags, **(extra or {}), Tags.ROLE: Role.CELL}
                 ).info.run_id
             self._cell_runs[cell_key] = run_id
@@ -124,7 +125,7 @@ class SweepTracking:
         if found:
             return found[0]
         return self.client.create_run(
-            self.experiment_id, run_name=trial_key,
+            self.experiment_id, run_name=run_name(tags),
             tags={**tags, **self.sweep_tags, Tags.GENERATION: str(generation),
                   Tags.ROLE: Role.TRIAL, Tags.PARENT: parent_run_id})
 
