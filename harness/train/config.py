@@ -26,6 +26,18 @@ Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
+# The config sections only some methods read; the others leave them out of their MLflow
+# params, so that a run's page lists only what shaped it.
+SECTIONS_READ_BY = {
+    "asteroid": ("asteroid", "no_ft"),
+    "score_matching": ("score_matching",),
+    "fine_tune": ("asteroid", "no_bat", "score_matching"),
+    "schedules.inaccurate": ("asteroid", "no_bat", "no_ft", "inaccurate_only"),
+    "schedules.unlabeled": ("score_matching",),
+    "schedules.fine_tune": ("asteroid", "no_bat", "score_matching"),
+    "baselines.sgdml": ("sgdml",),
+    "baselines.ani": ("ani1ccx", "ani1ccx_finetuned"),
+}
 # File paths a config names, as (parent keys, key): relative to the config file's folder.
 CONFIG_FILE_PATHS = ((("data", "accurate"), "path"), (("data", "inaccurate"), "path"),
                      (("baselines", "ani"), "weights_path"))
@@ -317,6 +329,13 @@ def _require_data_paths(config: TrainConfig, source: str) -> None:
         if level_source is not None and not Path(level_source.path).exists():
             raise ConfigError(source, f"data.{role}.path",
                               f"no dataset at '{level_source.path}'")
+
+
+def parameters_of(config: TrainConfig) -> dict[str, Any]:
+    """The config as dotted MLflow parameters, without the sections its method never reads."""
+    return {key: value for key, value in flatten(config.model_dump(mode="json")).items()
+            if not any(key.startswith(f"{section}.") and config.method not in methods
+                       for section, methods in SECTIONS_READ_BY.items())}
 
 
 def flatten(content: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -44,8 +44,8 @@ from harness.train.config import (
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
     TrainConfig,
-    flatten,
     load_config,
+    parameters_of,
 )
 from harness.train.methods import (
     TRAINING_METHODS,
@@ -302,7 +302,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
     own_run = tracker is None
     tracker = open_tracker(config, output, run_tags(config, splits)) if own_run else tracker
     try:
-        tracker.log_params({**flatten(config.model_dump(mode="json")),
+        tracker.log_params({**parameters_of(config),
                             **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value
                                for key, value in sizes.items()}})
 

@@ -132,3 +132,20 @@ def test_every_shipped_config_loads_from_another_working_directory(
     monkeypatch.chdir(tmp_path)
     for path in sorted(configs.glob("ethanol-*.yaml")):  # the malonaldehyde ones need ../shared
         assert Path(load_config(path).data.accurate.path).is_dir()
+
+
+def test_a_runs_parameters_leave_out_the_sections_its_method_never_reads(tmp_path: Path
+                                                                          ) -> None:
+    from harness.train.config import parameters_of
+
+    def keys(method: str) -> set[str]:
+        return set(parameters_of(load_config(write(tmp_path,
+                                                   dataset_config(tmp_path, method=method)))))
+
+    asteroid, sgdml, standard = keys("asteroid"), keys("sgdml"), keys("standard")
+    assert "asteroid.gammas" in asteroid and "schedules.inaccurate.learning_rate" in asteroid
+    assert "baselines.sgdml.sigmas" not in asteroid
+    assert "asteroid.gammas" not in sgdml and "baselines.sgdml.sigmas" in sgdml
+    assert not {key for key in standard if key.startswith(("asteroid.", "fine_tune.",
+                                                           "schedules.inaccurate."))}
+    assert "schedules.accurate.learning_rate" in standard and "data.n_test" in standard
