@@ -158,6 +158,12 @@ def setting_tags(molecule: str, model: str, method: str, budget: float | None,
             Tags.ACCURATE_LEVEL: accurate_level, Tags.INACCURATE_LEVEL: inaccurate_level or ""}
 
 
+def bias_diagnostic_metric(name: str) -> str:
+    """A bias-aware run's diagnosis of its B (``harness.train.bias_diagnostics``):
+    ``bias.spearman_vs_true_bias``, ``bias.ess_fraction_gamma2``."""
+    return f"bias.{name}"
+
+
 def run_name(tags: dict[str, str]) -> str:
     """A name the runs page shows whole: method, cheap level, budget, gamma and seed where
     they apply (``asteroid xtb b25 g2 s0``; a cell's name has no gamma or seed)."""

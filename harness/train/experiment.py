@@ -31,6 +31,7 @@ from harness.mlflow_record import (
     Params,
     Role,
     Tags,
+    bias_diagnostic_metric,
     flag_tag,
     metric_on_test,
     number_tag,
@@ -38,6 +39,7 @@ from harness.mlflow_record import (
     stage_metric,
 )
 from harness.model_file import save_model
+from harness.train.bias_diagnostics import true_bias
 from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
@@ -152,9 +154,12 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
         n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
         split_seed=data.split_seed, train_seed=config.seed,
         cap_inaccurate=data.budget is not None and data.cap_to_available)
+    bias_aware = config.method in ("asteroid", "no_ft")
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
-                    inaccurate_level=inaccurate)
+                    inaccurate_level=inaccurate,
+                    true_bias=true_bias(accurate, split.inaccurate_train) if bias_aware
+                    else None)
     sizes: dict[str, Any] = {
         "n_accurate_train": len(split.accurate_train), "n_validation": len(split.validation),
         "n_test": len(split.test),
@@ -256,7 +261,9 @@ def outcome_metrics(results: dict[str, Any]) -> dict[str, float]:
     found = {Metrics.CHOSEN_GAMMA: details.get("chosen_gamma"),
              Metrics.BIAS_MEDIAN: details.get("bias_median"),
              Metrics.BIAS_MEAN: details.get("bias_mean"),
-             Metrics.BUDGET_SPENT: results.get("budget_spent")}
+             Metrics.BUDGET_SPENT: results.get("budget_spent"),
+             **{bias_diagnostic_metric(name): value
+                for name, value in details.get("bias_diagnostics", {}).items()}}
     return {name: float(value) for name, value in found.items() if value is not None}
 
 

@@ -36,6 +36,7 @@ from harness.errors import ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
+from harness.train.bias_diagnostics import bias_diagnostics
 from harness.train.checkpoint import seed_everything, stage_checkpoint
 from harness.train.config import Schedule, TrainConfig
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
@@ -61,6 +62,9 @@ class Splits:
     validation: FrameSet
     test: FrameSet
     inaccurate_train: FrameSet | None = None
+    # Diagnosis only, never trained on: per inaccurate training frame, mean |f_accurate -
+    # f_cheap| where the dataset has both labels for its geometry (NaN elsewhere).
+    true_bias: np.ndarray | None = None
     inaccurate_level: FrameSet | None = None
 
 
@@ -228,10 +232,12 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
 
     candidates: list[GammaCandidate] = []
     trained: dict[str, dict[str, torch.Tensor]] = {}
+    weights_by_gamma: dict[float, np.ndarray] = {}
     for gamma in gammas:
         weights = None if gamma is None else bias_weights(used_bias, gamma)
         if bias_table is not None and weights is not None:
             bias_table[weight_column(gamma)] = weights
+            weights_by_gamma[gamma] = weights
         model = fresh_model(context, "stage2", splits.inaccurate_train)
         result = run_stage(context, stage_name("stage2", gamma), model,
                            config.schedules.inaccurate, supervised_loss(config),
@@ -260,7 +266,9 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
                                                  for candidate in candidates},
-                       bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()))
+                       bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
+                       bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
+                                                         splits.true_bias))
         if with_fine_tuning:
             details["fine_tuning"] = fine_tuning_guard(stage_one, chosen.validation_loss)
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)

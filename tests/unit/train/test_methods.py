@@ -188,3 +188,16 @@ def test_a_model_not_fine_tuned_gives_energies_on_the_accurate_levels_zero(
                            100, method_context.device)
     assert abs(float(np.mean(splits.accurate_train.energies - predicted))) < 1e-6
     assert outcome.details["energy_zero_aligned"]
+
+
+def test_a_bias_aware_run_diagnoses_its_bias_against_the_true_one(tmp_path: Path) -> None:
+    splits = toy_splits()
+    truth = np.abs(0.1 * splits.inaccurate_train.forces).reshape(len(splits.inaccurate_train),
+                                                                   -1).mean(axis=1)
+    splits = dataclasses.replace(splits, true_bias=truth)
+    outcome = run_method(context(tmp_path, "asteroid"), splits)
+    found = outcome.details["bias_diagnostics"]
+    assert set(found) >= {"ess_fraction_gamma0.5", "ess_fraction_gamma2",
+                          "spearman_vs_true_bias", "worst_decile_found"}
+    assert found["n_frames_with_true_bias"] == len(splits.inaccurate_train)
+    assert 0 < found["ess_fraction_gamma0.5"] < found["ess_fraction_gamma2"] <= 1
