@@ -35,10 +35,19 @@ def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.nd
                      "bias_used_median": float(np.median(table.get("bias_used", table["bias"]))),
                      "weight_mean": np.nan if weights is None else float(np.mean(weights)),
                      "weight_low_fraction": np.nan if weights is None
-                     else float(np.mean(weights < LOW_WEIGHT))})
+                     else float(np.mean(weights < LOW_WEIGHT)),
+                     "ess_fraction": getattr(trial, "ess_fraction", np.nan),
+                     "bias_spearman": getattr(trial, "bias_spearman", np.nan),
+                     "bias_worst_found": getattr(trial, "bias_worst_found", np.nan)})
     return pd.DataFrame(rows, columns=[*GROUP, "seed", "selected", "run_id", "n_frames",
                                        "bias_median", "bias_used_median", "weight_mean",
-                                       "weight_low_fraction"])
+                                       "weight_low_fraction", "ess_fraction", "bias_spearman",
+                                       "bias_worst_found"])
+
+
+def _mean_text(values: pd.Series, form: str = "{:.2f}") -> str:
+    known = values.dropna()
+    return form.format(known.mean()) if len(known) else "-"
 
 
 def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
@@ -54,9 +63,16 @@ def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
                        "median B (kcal/mol/Å)": f"{group['bias_median'].mean():.3f}",
                        "median B used": f"{group['bias_used_median'].mean():.3f}",
                        "mean weight": f"{group['weight_mean'].mean():.3f}",
-                       f"weights < {LOW_WEIGHT}": f"{group['weight_low_fraction'].mean():.2f}"}
+                       f"weights < {LOW_WEIGHT}": f"{group['weight_low_fraction'].mean():.2f}",
+                       "effective sample": _mean_text(group["ess_fraction"], "{:.0%}"),
+                       "Spearman B vs true bias": _mean_text(group["bias_spearman"]),
+                       "worst 10% found": _mean_text(group["bias_worst_found"])}
     cells = pd.DataFrame.from_dict(rows, orient="index")
     note = ("Per inaccurate frame: B = |F(x; theta_0) - f| reduced over atoms and components "
-            "(by default their mean); weights exp(-B_used/gamma). Means over the trials "
-            "(seeds) of each row.")
+            "(by default their mean); weights exp(-B_used/gamma). Effective sample: "
+            "(sum w)^2 / (n sum w^2), 100% for uniform weights. Where cheap frames also carry "
+            "accurate labels: the rank correlation of B with their true bias |f_accurate - "
+            "f_cheap|, and the share of the 10% most wrong frames that B ranks among its top "
+            "10% (10% by chance); - where no frame has both. Means over the trials (seeds) of "
+            "each row.")
     return [Table.plain("Bias and weights of the bias-aware trials", cells, note)]

@@ -34,6 +34,7 @@ from harness.mlflow_record import (
     Params,
     Role,
     Tags,
+    bias_diagnostic_metric,
     flag_from_tag,
     md_metric,
     metric_on_test,
@@ -52,7 +53,10 @@ TRIAL_METRICS = {**{metric_on_test(name): name
                  Metrics.VALIDATION_LOSS: "validation_loss",
                  Metrics.WALL_SECONDS: "wall_seconds",
                  Metrics.STAGES_STILL_IMPROVING: "stages_still_improving",
-                 Metrics.FINE_TUNING_WORSE: "fine_tuning_worse"}
+                 Metrics.FINE_TUNING_WORSE: "fine_tuning_worse",
+                 bias_diagnostic_metric("spearman_vs_true_bias"): "bias_spearman",
+                 bias_diagnostic_metric("worst_decile_found"): "bias_worst_found",
+                 bias_diagnostic_metric("ess_fraction_at_chosen_gamma"): "ess_fraction"}
 MD_TAGS = (Tags.SWEEP, Tags.MOLECULE, Tags.MODEL, Tags.METHOD, Tags.LABEL, Tags.BUDGET,
            Tags.STEP_SIZE_FS, Tags.SEED, Tags.TRAINING_SEED, Tags.MODEL_RUN_ID, Tags.SUPERSEDED)
 MD_PARAMS = (Params.DURATION_PS, Params.TEMPERATURE_K)

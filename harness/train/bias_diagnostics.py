@@ -50,11 +50,15 @@ def worst_frames_found(bias: np.ndarray, truth: np.ndarray) -> float:
 
 
 def bias_diagnostics(bias: np.ndarray, weights_by_gamma: dict[float, np.ndarray],
-                     truth: np.ndarray | None) -> dict[str, float]:
-    """Effective sample fraction per gamma, and where enough frames have a true bias, the
-    Spearman and Pearson correlation of B with it and the share of the worst frames found."""
+                     truth: np.ndarray | None, chosen_gamma: float | None = None
+                     ) -> dict[str, float]:
+    """Effective sample fraction per gamma (and at the chosen one), and where enough frames
+    have a true bias, the Spearman and Pearson correlation of B with it and the share of the
+    worst frames found."""
     found = {f"ess_fraction_gamma{gamma:g}": effective_sample_fraction(weights)
              for gamma, weights in weights_by_gamma.items()}
+    if chosen_gamma in weights_by_gamma:
+        found["ess_fraction_at_chosen_gamma"] = found[f"ess_fraction_gamma{chosen_gamma:g}"]
     if truth is None:
         return found
     known = np.isfinite(truth)

@@ -268,7 +268,7 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                                                  for candidate in candidates},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
-                                                         splits.true_bias))
+                                                         splits.true_bias, choice.chosen_gamma))
         if with_fine_tuning:
             details["fine_tuning"] = fine_tuning_guard(stage_one, chosen.validation_loss)
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
