@@ -262,8 +262,8 @@ def _add_md_commands(commands: argparse._SubParsersAction) -> None:
     md_run.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else ./mlflow.db")
     md_run.set_defaults(run=_md_run)
 
-    md_sweep = md.add_parser("sweep", help="MD stability of several methods over step sizes "
-                             "(trains or reuses models; resumable)")
+    md_sweep = md.add_parser("sweep", help="MD stability of a finished training sweep's "
+                             "models over step sizes (trains nothing; resumable)")
     md_sweep.add_argument("spec", help="YAML spec, e.g. sweeps/md-stability.yaml")
     md_sweep.add_argument("--tracking-uri", help="MLflow store, over the spec's tracking.uri "
                           "(default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")

@@ -1,7 +1,9 @@
 """``harness md sweep`` on the models of a finished training sweep (``from_sweep``).
 
 A tiny sweep trains standard, ASTEROID (two gammas) and xTB-only models; the MD sweep then runs
-dynamics on exactly the trials the sweep selected, found in MLflow, and trains nothing itself.
+dynamics on exactly the trials the sweep selected, found in MLflow, and trains nothing itself:
+Langevin at two step sizes and NVE, two seeds each; the results file, the MLflow records and a
+resumed run are checked.
 """
 
 from __future__ import annotations
@@ -50,10 +52,12 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
 
 def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
-        finished_sweep: tuple[Path, Path], tmp_path: Path) -> None:
+        finished_sweep: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
     folder, sweep_spec = finished_sweep
     spec = md_spec(folder, sweep_spec, ["asteroid", "standard", "inaccurate_only"])
     spec["runs_dir"] = str(tmp_path / "md-runs")
+    spec["md"].update(step_sizes_fs=[0.5, 2.0], nve_duration_ps=0.02)
     spec_path = tmp_path / "md.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     assert main(["md", "sweep", str(spec_path)]) == 0
@@ -62,14 +66,30 @@ def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
                 for run in mlflow_runs(folder, "tiny")
                 if run.data.tags.get("selected") == "true"}
     rows = pd.read_csv(Path(spec["results"]).with_suffix(".csv"))
-    assert len(rows) == 3 * 2  # arms x MD seeds at one step size
+    assert len(rows) == 3 * 2 * 2  # arms x step sizes x MD seeds
+    assert set(rows["method"]) == {"asteroid", "standard", "inaccurate_only"}
     for method, model_run in rows.groupby("method")["model_run_id"]:
         assert set(model_run) == {selected[method]}
+    assert rows["nve_stable"].notna().all() and rows["friction_per_fs"].eq(0.002).all()
+    summary = json.loads(Path(spec["results"]).with_suffix(".json").read_text())["summary"]
+    assert len(summary) == 3 * 2 and all(0 <= entry["stable_fraction"] <= 1 for entry in summary)
     assert not (tmp_path / "md-runs" / "models").exists()  # nothing trained here
-    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+    md_runs = mlflow_runs(folder, "md-from-sweep-test", "md")
+    assert len(md_runs) == 12
+    for logged in md_runs:
+        tags = logged.data.tags
+        assert tags["model_run_id"] in selected.values() and tags["sweep"] == spec["name"]
+        assert tags["molecule"] == "ethanol" and tags["step_size_fs"] in {"0.5", "2.0"}
+        assert "md.energy_drift_per_atom_per_ps" in logged.data.metrics
 
     assert main(["md", "sweep", str(spec_path)]) == 0  # resumed: nothing runs again
-    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 12
+    pd.testing.assert_frame_equal(rows, pd.read_csv(Path(spec["results"]).with_suffix(".csv")))
+
+    spec["md"]["seeds"] = 3  # finished cells of other settings are not silently reused
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["md", "sweep", str(spec_path)]) == 2
+    assert "key 'md'" in capsys.readouterr().err
 
 
 def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path],
