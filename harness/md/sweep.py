@@ -9,6 +9,8 @@ The results file gathers every cell.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from harness.md.results import json_safe, summarise, trajectory_row, write_resul
 from harness.md.runner import MDSettings, simulate
 from harness.md.single import DTYPES
 from harness.md.sweep_models import selected_trial_run
+from harness.md.sweep_progress import cell_line
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
 from harness.md.tracking import log_md_run, supersede_md_runs
 from harness.mlflow_record import Params, Tags, number_tag
@@ -58,9 +61,11 @@ def cell_rows(spec: MDSweepSpec, loaded: LoadedModel, reference: Reference, step
     return rows
 
 
-def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, Any]:
+def run_sweep(path: str | Path, tracking_uri: str | None = None,
+              progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Run (or resume) the sweep; returns {"summary", "files"}. ``tracking_uri`` overrides the
-    spec's MLflow store (where the sweep's models are found and MD runs are logged)."""
+    spec's MLflow store (where the sweep's models are found and MD runs are logged);
+    ``progress`` gets one line per finished (or cached) cell."""
     spec = load_spec(path)
     if tracking_uri:
         spec.tracking.uri = tracking_uri
@@ -68,13 +73,19 @@ def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, An
         torch.set_num_threads(spec.cpu_threads)
     md = spec.md
     reference = load_reference(spec.dataset, md.reference_level, md.start_frame, md.histogram)
+    cells = len(spec.arms) * len(spec.from_sweep.seeds) * len(md.step_sizes_fs)
     rows: list[dict[str, Any]] = []
+    done = 0
     for arm in spec.arms:
         for training_seed in spec.from_sweep.seeds:
             loaded, identity = sweep_model(spec, arm, training_seed, reference, str(path))
             for step_fs in md.step_sizes_fs:
-                rows += finished_cell(spec, arm, training_seed, step_fs, loaded, reference,
-                                      identity)
+                cell, seconds = finished_cell(spec, arm, training_seed, step_fs, loaded,
+                                              reference, identity)
+                rows += cell
+                done += 1
+                progress(cell_line(done, cells, arm.name, training_seed, step_fs, cell,
+                                   seconds))
     files = write_results(rows, spec.results_stem)
     return {"summary": summarise(rows), "files": [str(file) for file in files]}
 
@@ -95,14 +106,17 @@ def sweep_model(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, reference: 
 
 def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: float,
                   loaded: LoadedModel, reference: Reference, identity: dict[str, str]
-                  ) -> list[dict[str, Any]]:
-    """One (model, step size) cell's rows: stored ones, else run now."""
+                  ) -> tuple[list[dict[str, Any]], float | None]:
+    """One (model, step size) cell's rows, and the seconds it ran (None: its stored rows were
+    reused)."""
     path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
             / f"step_{step_fs:g}fs.json")
     stored = stored_rows(spec, path, loaded)
     if stored is not None:
-        return stored
-    return run_cell(spec, path, step_fs, loaded, reference, identity)
+        return stored, None
+    started = time.monotonic()
+    rows = run_cell(spec, path, step_fs, loaded, reference, identity)
+    return rows, time.monotonic() - started
 
 
 def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel
