@@ -196,8 +196,16 @@ def _md_run(args: argparse.Namespace) -> None:
 def _md_sweep(args: argparse.Namespace) -> None:
     from harness.md.results import json_safe
     from harness.md.sweep import run_sweep
+    from harness.md.sweep_progress import summary_lines
 
-    print(json.dumps(json_safe(run_sweep(args.spec, args.tracking_uri or None)), indent=2))
+    # with --json, stdout holds the JSON document alone and the progress goes to stderr
+    progress_to = sys.stderr if args.json else sys.stdout
+    outcome = run_sweep(args.spec, args.tracking_uri or None,
+                        lambda line: print(line, file=progress_to, flush=True))
+    if args.json:
+        print(json.dumps(json_safe(outcome), indent=2))
+    else:
+        print("\n".join(summary_lines(outcome["summary"], outcome["files"])))
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -263,11 +271,13 @@ def _add_md_commands(commands: argparse._SubParsersAction) -> None:
     md_run.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else ./mlflow.db")
     md_run.set_defaults(run=_md_run)
 
-    md_sweep = md.add_parser("sweep", help="MD stability of several methods over step sizes "
-                             "(trains or reuses models; resumable)")
+    md_sweep = md.add_parser("sweep", help="MD stability of a finished training sweep's "
+                             "models over step sizes (trains nothing; resumable)")
     md_sweep.add_argument("spec", help="YAML spec, e.g. sweeps/md-stability.yaml")
     md_sweep.add_argument("--tracking-uri", help="MLflow store, over the spec's tracking.uri "
                           "(default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    md_sweep.add_argument("--json", action="store_true",
+                          help="print the summary and result files as JSON")
     md_sweep.set_defaults(run=_md_sweep)
 
 

@@ -27,7 +27,6 @@ class Role:
     CELL = "cell"  # a sweep cell: the parent of its trials, their summary over seeds
     TRIAL = "trial"  # one sweep trial: one training config at one seed and gamma
     TRAINING = "train"  # one `harness train` run (outside a sweep)
-    MD_MODEL = "md_model"  # a training run that an MD sweep trained for its arms
     MD = "md"  # one MD trajectory
     REPORT = "report"  # the report's files, one run per reported experiment
 
@@ -37,7 +36,7 @@ class Tags:
 
     ROLE = ROLE_TAG
     PARENT = PARENT_TAG
-    # what a trained model is: sweep cells and trials, `harness train` and MD-trained runs
+    # what a trained model is: sweep cells and trials, `harness train` runs, MD runs
     MOLECULE = "molecule"
     MODEL = "model"
     METHOD = "method"

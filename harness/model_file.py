@@ -39,11 +39,6 @@ def model_path(run_folder: str | Path) -> Path:
     return Path(run_folder) / MODEL_FILE
 
 
-def holds_model(run_folder: str | Path) -> bool:
-    """Whether training got as far as saving the run's model."""
-    return model_path(run_folder).is_file()
-
-
 def save_model(run_folder: Path, model: ForceField, model_name: str,
                hyperparameters: dict[str, Any], config: dict[str, Any]) -> Path:
     """Write the model into ``run_folder``; atomic, so that a killed run leaves no half file."""

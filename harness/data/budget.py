@@ -7,7 +7,7 @@ paper assumes 20, 40 or 80) or measured from the CPU-seconds per label stored wi
 This module is the one owner of that arithmetic. A budget is split in two steps, because a
 measured ratio is known only once the data are loaded:
 
-1. ``accurate_frames`` (a sweep's plan, the MD study): the budget less the share set aside for
+1. ``accurate_frames`` (a sweep's plan): the budget less the share set aside for
    inaccurate labels buys accurate frames, rounded down;
 2. ``allocate`` (training): what those accurate frames leave of the budget buys as many
    inaccurate labels as it affords at the ratio, rounded down.

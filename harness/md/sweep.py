@@ -1,23 +1,21 @@
-"""``harness md sweep SPEC``: each arm's models, then MD over step sizes x seeds.
+"""``harness md sweep SPEC``: MD over step sizes x seeds on a finished training sweep's models.
 
-The models come from a finished training sweep (``from_sweep``: its selected trials, by MLflow
-run id), from given run folders, or are trained here (``training``).
-Resumable at two levels: a model whose run folder holds ``model.pt`` and ``results.json`` is
-reused (an unfinished one resumes from its checkpoints, as ``harness train`` does), and each
-(model, step size) cell stores its rows under ``<runs_dir>/md/`` once done, so a rerun skips
-it (and does not log it to MLflow twice). The results file gathers every cell.
+Every arm's models are the trials the training sweep selected (``from_sweep``), loaded by
+MLflow run id; nothing is trained here. Resumable: each (model, step size) cell stores its rows
+under ``<runs_dir>/md/`` once done, so a rerun skips it (and does not log it to MLflow twice).
+The results file gathers every cell.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from harness.data.budget import accurate_frames
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.md.calculator import ReplicaForces
@@ -28,58 +26,12 @@ from harness.md.results import json_safe, summarise, trajectory_row, write_resul
 from harness.md.runner import MDSettings, simulate
 from harness.md.single import DTYPES
 from harness.md.sweep_models import selected_trial_run
+from harness.md.sweep_progress import cell_line
 from harness.md.sweep_spec import ArmSpec, MDSweepSpec, load_spec
-from harness.md.tracking import log_md_run, supersede_md_runs, tag_model_run
+from harness.md.tracking import log_md_run, supersede_md_runs
 from harness.mlflow_record import Params, Tags, number_tag
-from harness.model_file import holds_model
-from harness.sweeps.spec import deep_merge
 
 NVE_COLUMNS = ("stable", "time_to_failure_ps")
-
-
-def training_config(spec: MDSweepSpec, arm: ArmSpec, seed: int) -> dict[str, Any]:
-    """The arm's training config at the shared budget (see ``sweep_spec``)."""
-    training = spec.training
-    base = yaml.safe_load(Path(training.config).read_text()) or {}
-    config = deep_merge(base, training.overrides)
-    data = {key: value for key, value in config.get("data", {}).items()
-            if key in ("n_validation", "n_test", "split_seed")}
-    data["accurate"] = {"path": spec.dataset, "level": training.accurate_level}
-    if arm.method == "standard":
-        data["n_accurate_train"] = accurate_frames(training.budget)
-    else:
-        data.update(inaccurate={"path": spec.dataset, "level": training.inaccurate_level},
-                    n_accurate_train=accurate_frames(training.budget,
-                                                     training.accurate_given_up),
-                    budget=float(training.budget), cost_ratio=training.cost_ratio)
-    config.update(name=f"{spec.name}-{arm.name}-seed{seed}", method=arm.method, seed=seed,
-                  device=spec.device, data=data, output_dir=None,
-                  tracking={"enabled": spec.tracking.enabled, "uri": spec.tracking.uri,
-                            "experiment": spec.name})
-    if spec.cpu_threads is not None:
-        config["cpu_threads"] = spec.cpu_threads
-    return config
-
-
-def trained_model(spec: MDSweepSpec, arm: ArmSpec, slot: int, source: str) -> Path | str:
-    """The arm's model for training seed number ``slot``: the sweep trial's MLflow run id, a
-    given run folder, or the run folder of a model trained here if needed."""
-    if spec.from_sweep is not None:
-        return selected_trial_run(spec.from_sweep, arm.method, spec.from_sweep.seeds[slot],
-                                  spec.tracking.uri, source)
-    if arm.run_dirs is not None:
-        return Path(arm.run_dirs[slot])
-    from harness.train.config import parse_config
-    from harness.train.experiment import claim_output_folder, run
-
-    seed = spec.training.seeds[slot]
-    folder = spec.runs_path / "models" / f"{arm.name}-seed{seed}"
-    config_source = f"{source} (arm '{arm.name}', training seed {seed})"
-    config = parse_config(training_config(spec, arm, seed), config_source)
-    claim_output_folder(config, folder, config_source)  # refuses a folder of another config
-    if not (holds_model(folder) and (folder / "results.json").is_file()):
-        run(config, config_source, folder)
-    return folder
 
 
 def md_settings(spec: MDSweepSpec, step_fs: float, ensemble: str) -> MDSettings:
@@ -109,9 +61,11 @@ def cell_rows(spec: MDSweepSpec, loaded: LoadedModel, reference: Reference, step
     return rows
 
 
-def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, Any]:
+def run_sweep(path: str | Path, tracking_uri: str | None = None,
+              progress: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
     """Run (or resume) the sweep; returns {"summary", "files"}. ``tracking_uri`` overrides the
-    spec's MLflow store (where ``from_sweep`` models are found and MD runs are logged)."""
+    spec's MLflow store (where the sweep's models are found and MD runs are logged);
+    ``progress`` gets one line per finished (or cached) cell."""
     spec = load_spec(path)
     if tracking_uri:
         spec.tracking.uri = tracking_uri
@@ -119,57 +73,81 @@ def run_sweep(path: str | Path, tracking_uri: str | None = None) -> dict[str, An
         torch.set_num_threads(spec.cpu_threads)
     md = spec.md
     reference = load_reference(spec.dataset, md.reference_level, md.start_frame, md.histogram)
+    cells = len(spec.arms) * len(spec.from_sweep.seeds) * len(md.step_sizes_fs)
     rows: list[dict[str, Any]] = []
+    done = 0
     for arm in spec.arms:
-        for slot, training_seed in enumerate(spec.training_seeds):
-            folder = trained_model(spec, arm, slot, str(path))
-            loaded = load_model(folder, DTYPES[md.dtype], spec.device, spec.tracking.uri)
-            if loaded.method and loaded.method != arm.method:
-                raise ConfigError(str(path), f"arms.{spec.arms.index(arm)}.run_dirs",
-                                  f"'{folder}' holds a '{loaded.method}' model, not "
-                                  f"'{arm.method}'")
-            identity = {Tags.SWEEP: spec.name, Tags.MOLECULE: reference.molecule,
-                        Tags.MODEL: loaded.model.registry_name, Tags.METHOD: arm.method,
-                        Tags.LABEL: arm.name, Tags.BUDGET: number_tag(spec.budget),
-                        Tags.TRAINING_SEED: str(training_seed),
-                        Tags.MODEL_RUN_ID: loaded.run_id or ""}
-            if (spec.tracking.enabled and loaded.run_id and arm.run_dirs is None
-                    and spec.from_sweep is None):
-                tag_model_run(loaded.run_id, spec.tracking.uri, identity)
+        for training_seed in spec.from_sweep.seeds:
+            loaded, identity = sweep_model(spec, arm, training_seed, reference, str(path))
             for step_fs in md.step_sizes_fs:
-                rows += cached_cell(spec, arm, training_seed, step_fs, loaded, reference,
-                                    identity)
+                cell, seconds = finished_cell(spec, arm, training_seed, step_fs, loaded,
+                                              reference, identity)
+                rows += cell
+                done += 1
+                progress(cell_line(done, cells, arm.name, training_seed, step_fs, cell,
+                                   seconds))
     files = write_results(rows, spec.results_stem)
     return {"summary": summarise(rows), "files": [str(file) for file in files]}
 
 
-def cached_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: float,
-                loaded: LoadedModel, reference: Reference, identity: dict[str, str]
-                ) -> list[dict[str, Any]]:
-    """A finished cell's stored rows, or the cell run now, logged to MLflow and stored.
+def sweep_model(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, reference: Reference,
+                where: str) -> tuple[LoadedModel, dict[str, str]]:
+    """The arm's model at ``training_seed`` (the sweep's selected trial, by MLflow run id) and
+    the tags that say which model an MD run used."""
+    run_id = selected_trial_run(spec.from_sweep, arm.method, training_seed, spec.tracking.uri,
+                                where)
+    loaded = load_model(run_id, DTYPES[spec.md.dtype], spec.device, spec.tracking.uri)
+    identity = {Tags.SWEEP: spec.name, Tags.MOLECULE: reference.molecule,
+                Tags.MODEL: loaded.model.registry_name, Tags.METHOD: arm.method,
+                Tags.LABEL: arm.name, Tags.BUDGET: number_tag(spec.from_sweep.budget),
+                Tags.TRAINING_SEED: str(training_seed), Tags.MODEL_RUN_ID: loaded.run_id or ""}
+    return loaded, identity
+
+
+def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: float,
+                  loaded: LoadedModel, reference: Reference, identity: dict[str, str]
+                  ) -> tuple[list[dict[str, Any]], float | None]:
+    """One (model, step size) cell's rows, and the seconds it ran (None: its stored rows were
+    reused)."""
+    path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
+            / f"step_{step_fs:g}fs.json")
+    stored = stored_rows(spec, path, loaded)
+    if stored is not None:
+        return stored, None
+    started = time.monotonic()
+    rows = run_cell(spec, path, step_fs, loaded, reference, identity)
+    return rows, time.monotonic() - started
+
+
+def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel
+                ) -> list[dict[str, Any]] | None:
+    """A finished cell's rows, or None when the cell must run.
 
     Stored rows of another model (the sweep retrained it for new code or data) are run again,
     and their MLflow runs are marked superseded so that no report counts both.
     """
-    cell_path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
-                 / f"step_{step_fs:g}fs.json")
-    settings = spec.md.model_dump(mode="json")
-    if cell_path.is_file():
-        stored = json.loads(cell_path.read_text())
-        if stored["md"] != settings:
-            raise ConfigError(spec.name, "md",
-                              f"changed since '{cell_path}' was run: use another runs_dir or "
-                              "delete its md/ folder")
-        if stored.get("model_source", loaded.source) == loaded.source:
-            return stored["rows"]
-        if spec.tracking.enabled:
-            supersede_md_runs(spec.name, spec.tracking.uri, stored.get("model_source", ""))
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    if stored["md"] != spec.md.model_dump(mode="json"):
+        raise ConfigError(spec.name, "md", f"changed since '{path}' was run: use another "
+                          "runs_dir or delete its md/ folder")
+    if stored.get("model_source", loaded.source) == loaded.source:
+        return stored["rows"]
+    if spec.tracking.enabled:
+        supersede_md_runs(spec.name, spec.tracking.uri, stored.get("model_source", ""))
+    return None
+
+
+def run_cell(spec: MDSweepSpec, path: Path, step_fs: float, loaded: LoadedModel,
+             reference: Reference, identity: dict[str, str]) -> list[dict[str, Any]]:
+    """The cell run now, logged to MLflow (one run per trajectory) and stored at ``path``."""
     rows = [{**identity, "model_source": loaded.source, "dtype": spec.md.dtype, **row}
             for row in cell_rows(spec, loaded, reference, step_fs)]
     if spec.tracking.enabled:
         for row in rows:
             log_md_run(row, spec.name, spec.tracking.uri, identity,
                        {Params.MODEL_SOURCE: loaded.source, Params.DTYPE: spec.md.dtype})
-    write_json_atomically(cell_path, json_safe({"md": settings, "model_source": loaded.source,
-                                                "rows": rows}))
+    write_json_atomically(path, json_safe({"md": spec.md.model_dump(mode="json"),
+                                           "model_source": loaded.source, "rows": rows}))
     return rows

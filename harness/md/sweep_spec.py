@@ -1,14 +1,10 @@
-"""The MD stability sweep's spec (``sweeps/md-stability.yaml``): pydantic models of the YAML.
+"""An MD stability study's spec (``sweeps/md-stability.yaml``): pydantic models of the YAML.
 
-The arms' models come from one of two places. ``from_sweep`` takes them from a finished
-training sweep (its selected trial per method and seed, found in MLflow), so that the models
-are trained once, by the one sweep machinery, and MD only runs dynamics on them. ``training``
-trains them here instead:
-``standard`` spends it all on accurate labels; the methods with cheap labels (asteroid,
-no_bat, no_ft, inaccurate_only) train on ``budget - accurate_given_up`` accurate frames and as
-many cheap frames as the given-up labels buy at the cost ratio (the training config's own
-``data.budget``), so that inaccurate_only sees exactly ASTEROID's cheap frames. Every model
-then runs Langevin MD at each step size for N seeds (and optionally NVE for the drift).
+An MD study trains nothing: its arms' models come from a finished training sweep
+(``from_sweep``: per arm and training seed, the trial the sweep selected, found in MLflow), so
+that every model is trained once, by the one experiment driver (``harness sweep run``), and the
+MD table describes the same models as the accuracy tables. Every model then runs Langevin MD
+at each step size for N seeds (and optionally NVE for the drift).
 Every mistake is a ``ConfigError`` naming the file and the key path.
 """
 
@@ -23,29 +19,8 @@ from harness.errors import ConfigError
 from harness.md.observables import HistogramSettings
 from harness.md.reference import DEFAULT_REFERENCE_LEVEL
 from harness.md.stability import StabilityCriteria
-from harness.model_file import MODEL_FILE, holds_model
 from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
-
-
-class TrainingSpec(Strict):
-    """How every arm is trained: a base training config and the shared budget."""
-
-    config: str = Field(description="training YAML giving model, loss, schedules, asteroid...")
-    accurate_level: str = "ccsd"
-    inaccurate_level: str = "xtb"
-    budget: int = Field(ge=2, description="accurate-label equivalents, equal for every arm")
-    accurate_given_up: int = Field(1, ge=1)
-    cost_ratio: float | Literal["measured"] = "measured"
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    overrides: dict[str, Any] = Field(default_factory=dict,
-                                      description="deep-merged into the base config")
-
-    @model_validator(mode="after")
-    def _budget_pays_for_accurate_frames(self) -> TrainingSpec:
-        if self.accurate_given_up >= self.budget:
-            raise ValueError("accurate_given_up must be below budget")
-        return self
 
 
 class FromSweepSpec(Strict):
@@ -61,11 +36,10 @@ class FromSweepSpec(Strict):
 
 
 class ArmSpec(Strict):
-    """One compared model; ``run_dirs`` reuses trained run folders (one per training seed)."""
+    """One compared method: the sweep's selected model of it at every training seed."""
 
     method: Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only"]
     label: str | None = None
-    run_dirs: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -112,38 +86,17 @@ class MDSweepSpec(Strict):
     results: str | None = Field(None, description="None: results/<name> (.csv and .json)")
     device: Literal["cpu", "cuda"] = "cpu"
     cpu_threads: int | None = Field(1, ge=1)
-    training: TrainingSpec | None = None
-    from_sweep: FromSweepSpec | None = None
+    from_sweep: FromSweepSpec
     arms: list[ArmSpec] = Field(min_length=1)
     md: MDSweepSettings
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
 
     @model_validator(mode="after")
-    def _arms_are_distinct_and_complete(self) -> MDSweepSpec:
-        if (self.training is None) == (self.from_sweep is None):
-            raise ValueError("give exactly one of 'training' (train the arms here) and "
-                             "'from_sweep' (take them from a finished training sweep)")
+    def _arm_names_are_distinct(self) -> MDSweepSpec:
         names = [arm.name for arm in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names (label, else method) must be distinct: {names}")
-        for arm in self.arms:
-            if arm.run_dirs is not None and self.from_sweep is not None:
-                raise ValueError(f"arm '{arm.name}': run_dirs and from_sweep exclude each "
-                                 "other")
-            if arm.run_dirs is not None and len(arm.run_dirs) != len(self.training_seeds):
-                raise ValueError(f"arm '{arm.name}': run_dirs needs one folder per training "
-                                 f"seed ({len(self.training_seeds)})")
         return self
-
-    @property
-    def training_seeds(self) -> list[int]:
-        source = self.from_sweep if self.from_sweep is not None else self.training
-        return source.seeds
-
-    @property
-    def budget(self) -> float:
-        source = self.from_sweep if self.from_sweep is not None else self.training
-        return source.budget
 
     @property
     def runs_path(self) -> Path:
@@ -160,6 +113,9 @@ def parse_spec(content: Any, source: str) -> MDSweepSpec:
     if "methods" in content and "datasets" in content:
         raise ConfigError(source, "<top>", "this is a training sweep spec (it has 'datasets' "
                           f"and 'methods'): run `harness sweep run {source}`")
+    if "training" in content:
+        raise ConfigError(source, "training", "unknown key: MD specs train nothing; run the "
+                          "training sweep, then name it under from_sweep")
     return validated(MDSweepSpec, content, source)
 
 
@@ -168,18 +124,8 @@ def load_spec(path: str | Path) -> MDSweepSpec:
     path = Path(path)
     content = read_yaml_file(path)
     spec = parse_spec(content, str(path))
-    named = [("dataset", spec.dataset)]
-    if spec.training is not None:
-        named.append(("training.config", spec.training.config))
-    if spec.from_sweep is not None:
-        named.append(("from_sweep.spec", spec.from_sweep.spec))
-    for key, value in named:
+    for key, value in (("dataset", spec.dataset), ("from_sweep.spec", spec.from_sweep.spec)):
         if not Path(value).exists():
             raise ConfigError(str(path), key, f"'{value}' does not exist (relative to "
                                               f"{Path.cwd()})")
-    for index, arm in enumerate(spec.arms):
-        for slot, folder in enumerate(arm.run_dirs or []):
-            if not holds_model(folder):
-                raise ConfigError(str(path), f"arms.{index}.run_dirs.{slot}",
-                                  f"'{folder}' holds no {MODEL_FILE} (not a finished run)")
     return spec

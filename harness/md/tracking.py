@@ -51,19 +51,6 @@ def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
     return tracker.run_id
 
 
-def tag_model_run(run_id: str, tracking_uri: str | None, tags: dict[str, str]) -> None:
-    """Mark a training run that an MD sweep trained (role ``md_model``) with the sweep's
-    tags, so that a report can find the models next to their MD runs."""
-    from mlflow.tracking import MlflowClient
-
-    from harness.train.tracking import resolve_tracking_uri
-
-    client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
-    for key, value in {Tags.ROLE: Role.MD_MODEL, **tags}.items():
-        if key != Tags.MODEL_RUN_ID:
-            client.set_tag(run_id, key, str(value))
-
-
 def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: str) -> None:
     """Tag ``superseded=true`` on the MD runs of a model that has since been replaced."""
     from mlflow.tracking import MlflowClient

@@ -1,12 +1,15 @@
 """``harness md sweep`` on the models of a finished training sweep (``from_sweep``).
 
 A tiny sweep trains standard, ASTEROID (two gammas) and xTB-only models; the MD sweep then runs
-dynamics on exactly the trials the sweep selected, found in MLflow, and trains nothing itself.
+dynamics on exactly the trials the sweep selected, found in MLflow, and trains nothing itself:
+Langevin at two step sizes and NVE, two seeds each; the results file, the MLflow records, the
+progress lines and a resumed run are checked.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +53,12 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
 
 
 def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
-        finished_sweep: tuple[Path, Path], tmp_path: Path) -> None:
+        finished_sweep: tuple[Path, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture) -> None:
     folder, sweep_spec = finished_sweep
     spec = md_spec(folder, sweep_spec, ["asteroid", "standard", "inaccurate_only"])
     spec["runs_dir"] = str(tmp_path / "md-runs")
+    spec["md"].update(step_sizes_fs=[0.5, 2.0], nve_duration_ps=0.02)
     spec_path = tmp_path / "md.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
     assert main(["md", "sweep", str(spec_path)]) == 0
@@ -62,18 +67,49 @@ def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
                 for run in mlflow_runs(folder, "tiny")
                 if run.data.tags.get("selected") == "true"}
     rows = pd.read_csv(Path(spec["results"]).with_suffix(".csv"))
-    assert len(rows) == 3 * 2  # arms x MD seeds at one step size
+    assert len(rows) == 3 * 2 * 2  # arms x step sizes x MD seeds
+    assert set(rows["method"]) == {"asteroid", "standard", "inaccurate_only"}
     for method, model_run in rows.groupby("method")["model_run_id"]:
         assert set(model_run) == {selected[method]}
+    assert rows["nve_stable"].notna().all() and rows["friction_per_fs"].eq(0.002).all()
+    summary = json.loads(Path(spec["results"]).with_suffix(".json").read_text())["summary"]
+    assert len(summary) == 3 * 2 and all(0 <= entry["stable_fraction"] <= 1 for entry in summary)
     assert not (tmp_path / "md-runs" / "models").exists()  # nothing trained here
-    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+    md_runs = mlflow_runs(folder, "md-from-sweep-test", "md")
+    assert len(md_runs) == 12
+    for logged in md_runs:
+        tags = logged.data.tags
+        assert tags["model_run_id"] in selected.values() and tags["sweep"] == spec["name"]
+        assert tags["molecule"] == "ethanol" and tags["step_size_fs"] in {"0.5", "2.0"}
+        assert "md.energy_drift_per_atom_per_ps" in logged.data.metrics
 
-    assert main(["md", "sweep", str(spec_path)]) == 0  # resumed: nothing runs again
-    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 6
+    printed = capsys.readouterr().out
+    assert "\r" not in printed
+    lines = printed.splitlines()
+    cells = [line for line in lines if line.startswith("MD cell ")]
+    assert len(cells) == 6 and cells[0].startswith("MD cell 1/6: asteroid, training seed 0, ")
+    assert all(re.fullmatch(r"MD cell \d/6: \w+, training seed 0, (0.5|2) fs: "
+                            r"[0-2]/2 stable \(\d+\.\d s\)", line) for line in cells)
+    assert f"results: {spec['results']}.csv, {spec['results']}.json" in lines
+    assert any(re.fullmatch(r"  inaccurate_only: 0.5 fs [0-2]/2, 2 fs [0-2]/2", line)
+               for line in lines)
+
+    assert main(["md", "sweep", str(spec_path), "--json"]) == 0  # resumed: nothing runs again
+    assert len(mlflow_runs(folder, "md-from-sweep-test", "md")) == 12
+    pd.testing.assert_frame_equal(rows, pd.read_csv(Path(spec["results"]).with_suffix(".csv")))
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["summary"] == summary  # stdout: the JSON alone
+    assert printed.err.count("(cached)") == 6
+
+    spec["md"]["seeds"] = 3  # finished cells of other settings are not silently reused
+    spec_path.write_text(yaml.safe_dump(spec))
+    assert main(["md", "sweep", str(spec_path)]) == 2
+    assert "key 'md'" in capsys.readouterr().err
 
 
 def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path],
-                                               tmp_path: Path) -> None:
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
     folder, sweep_spec = finished_sweep
     spec = md_spec(folder, sweep_spec, ["standard"])
     spec.update(name="md-replaced-test", runs_dir=str(tmp_path / "md-runs"))
@@ -84,8 +120,12 @@ def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path]
     stored = json.loads(cell.read_text())
     stored["model_source"] = "runs:/0123456789abcdef0123456789abcdef/model.pt"  # an older model
     cell.write_text(json.dumps(stored))
+    capsys.readouterr()
     assert main(["md", "sweep", str(spec_path)]) == 0
     assert len(mlflow_runs(folder, "md-replaced-test", "md")) == 4
+    (progress,) = [line for line in capsys.readouterr().out.splitlines()
+                   if line.startswith("MD cell ")]
+    assert progress.startswith("MD cell 1/1: standard, ") and "(cached)" not in progress
     assert json.loads(cell.read_text())["model_source"] != stored["model_source"]
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.errors import DataError
-from harness.model_file import MODEL_FILE, holds_model, load_model, model_path, save_model
+from harness.model_file import MODEL_FILE, load_model, model_path, save_model
 from models import build_model
 
 TINY_EGNN = {"n_features": 8, "n_layers": 1}
@@ -26,9 +26,9 @@ def energy(model: torch.nn.Module) -> torch.Tensor:
 def test_what_training_saves_md_loads_back_unchanged(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_model("egnn", TINY_EGNN)
-    assert not holds_model(tmp_path)
+    assert not model_path(tmp_path).is_file()
     path = save_model(tmp_path, model, "egnn", TINY_EGNN, CONFIG)
-    assert path == model_path(tmp_path) == tmp_path / MODEL_FILE and holds_model(tmp_path)
+    assert path == model_path(tmp_path) == tmp_path / MODEL_FILE and path.is_file()
     assert sorted(item.name for item in tmp_path.iterdir()) == [MODEL_FILE]  # no temporary
     stored = load_model(path)
     assert stored.config == CONFIG

@@ -8,17 +8,16 @@ from typing import Any
 
 import pytest
 import yaml
-from md_toy import PROJECT_ROOT, save_run
+from md_toy import PROJECT_ROOT
 
 from harness.errors import ConfigError
-from harness.md.sweep import run_sweep, training_config
 from harness.md.sweep_spec import load_spec
 
 
 def minimal_spec(**changes: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "name": "md-test", "dataset": "data/ethanol",
-        "training": {"config": "configs/ethanol-egnn-asteroid-xtb.yaml", "budget": 25},
+        "from_sweep": {"spec": "sweeps/default.yaml", "budget": 25},
         "arms": [{"method": "asteroid"}, {"method": "standard"}, {"method": "inaccurate_only"}],
         "md": {"step_sizes_fs": [0.5, 1.0], "duration_ps": 1.0, "seeds": 2},
     }
@@ -46,15 +45,21 @@ def test_the_shipped_md_stability_spec_is_valid(in_project_root: None) -> None:
     assert spec.md.friction_per_fs == 0.002 and spec.md.temperature_K == 500.0
 
 
-def test_the_default_md_spec_takes_the_default_sweeps_models(in_project_root: None) -> None:
+@pytest.mark.parametrize("md_spec", ["sweeps/md-default.yaml", "sweeps/md-stability.yaml"])
+def test_a_shipped_md_spec_takes_models_its_sweep_trains(in_project_root: None,
+                                                         md_spec: str) -> None:
     from harness.sweeps.spec import load_spec as load_training_spec
 
-    spec = load_spec("sweeps/md-default.yaml")
-    assert spec.training is None and spec.from_sweep is not None
+    spec = load_spec(md_spec)
     sweep = load_training_spec(spec.from_sweep.spec, spec.from_sweep.profile)
-    trained = {method.name for method in sweep.methods}
-    assert {arm.method for arm in spec.arms} <= trained
-    assert spec.budget in sweep.budgets and set(spec.training_seeds) <= set(sweep.seeds)
+    for arm in spec.arms:
+        levels = [method.levels for method in sweep.methods if method.name == arm.method]
+        assert levels, f"{spec.from_sweep.spec} does not train {arm.method}"
+        if arm.method != "standard":
+            assert any(found is None or spec.from_sweep.inaccurate_level in found
+                       for found in levels)
+    assert spec.from_sweep.budget in sweep.budgets
+    assert set(spec.from_sweep.seeds) <= set(sweep.seeds)
 
 
 def test_a_spec_of_the_other_kind_says_which_command_it_needs(in_project_root: None) -> None:
@@ -74,10 +79,12 @@ def test_a_spec_of_the_other_kind_says_which_command_it_needs(in_project_root: N
     ({"md": {"step_sizes_fs": [0.5], "duration_ps": 1.0, "seeds": 2,
              "stability": {"bond_stretch_factor": 0.9}}}, "md.stability.bond_stretch_factor"),
     ({"arms": [{"method": "standard"}, {"method": "standard"}]}, "<top>"),
-    ({"arms": [{"method": "standard", "run_dirs": ["a", "b"]}]}, "<top>"),
+    ({"arms": [{"method": "standard", "run_dirs": ["runs/standard-seed0"]}]},
+     "arms.0.run_dirs"),
     ({"dataset": "data/no-such-molecule"}, "dataset"),
-    ({"arms": [{"method": "standard", "run_dirs": ["runs/not-there"]}]}, "arms.0.run_dirs.0"),
-    ({"from_sweep": {"spec": "sweeps/default.yaml", "budget": 25}}, "<top>"),
+    ({"from_sweep": {"spec": "sweeps/no-such-sweep.yaml", "budget": 25}}, "from_sweep.spec"),
+    ({"training": {"config": "configs/ethanol-egnn-asteroid-xtb.yaml", "budget": 25}},
+     "training"),
 ])
 def test_spec_mistakes_name_the_file_and_key(tmp_path: Path, in_project_root: None,
                                               change: dict[str, Any], key: str) -> None:
@@ -97,28 +104,14 @@ def test_missing_and_malformed_spec_files(tmp_path: Path) -> None:
         load_spec(broken)
 
 
-def test_arms_train_at_the_same_budget(tmp_path: Path, in_project_root: None) -> None:
-    spec = load_spec(write(tmp_path, minimal_spec()))
-    standard, asteroid, inaccurate_only = (training_config(spec, arm, seed=3)
-                                           for arm in (spec.arms[1], spec.arms[0], spec.arms[2]))
-    assert standard["data"]["n_accurate_train"] == 25 and "inaccurate" not in standard["data"]
-    for config in (asteroid, inaccurate_only):
-        assert config["data"]["n_accurate_train"] == 24 and config["data"]["budget"] == 25.0
-        assert config["data"]["inaccurate"] == {"path": "data/ethanol", "level": "xtb"}
-        assert "n_inaccurate_train" not in config["data"]
-    assert inaccurate_only["method"] == "inaccurate_only" and asteroid["seed"] == 3
-    assert asteroid["tracking"]["experiment"] == "md-test"
-    assert asteroid["model"] == {"name": "egnn",
-                                 "hyperparameters": {"n_features": 64, "n_layers": 3}}
-
-
-def test_a_reused_run_of_another_method_is_refused(tmp_path: Path, in_project_root: None
-                                                   ) -> None:
-    folder = save_run(tmp_path / "asteroid-run", method="asteroid")
-    path = write(tmp_path, minimal_spec(arms=[{"method": "standard",
-                                               "run_dirs": [str(folder)]}],
-                                        runs_dir=str(tmp_path / "runs"),
-                                        results=str(tmp_path / "results")))
-    with pytest.raises(ConfigError, match="'asteroid' model") as caught:
-        run_sweep(path)
-    assert caught.value.key_path == "arms.0.run_dirs"
+def test_the_models_must_come_from_a_sweep(tmp_path: Path, in_project_root: None) -> None:
+    content = minimal_spec()
+    del content["from_sweep"]
+    with pytest.raises(ConfigError) as caught:
+        load_spec(write(tmp_path, content))
+    assert caught.value.key_path == "from_sweep"
+    content["training"] = {"config": "configs/ethanol-egnn-asteroid-xtb.yaml", "budget": 25}
+    with pytest.raises(ConfigError, match="MD specs train nothing; run the training sweep, "
+                                          "then name it under from_sweep") as caught:
+        load_spec(write(tmp_path, content))
+    assert caught.value.key_path == "training"
