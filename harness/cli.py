@@ -499,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (`harness sweep plan ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -17,6 +17,7 @@ on the accurate training frames under ``baselines.ani.fine_tune`` (paper App. A.
 
 from __future__ import annotations
 
+import os
 import pickle
 import warnings
 from pathlib import Path
@@ -43,6 +44,7 @@ from harness.train.trainer import StageResult, evaluate_loss
 from models.base import ForceField
 
 WEIGHTS_KEY = "baselines.ani.weights_path"
+WEIGHTS_ENV = "HARNESS_ANI1CCX_WEIGHTS"  # used where the config names no weights
 STATE_DICT_FILE = "ani1ccx_state_dict.pt"
 NEUROCHEM_INFO_FILE = "ani-1ccx_8x.info"
 ENSEMBLE_SIZE = 8
@@ -52,7 +54,8 @@ WHERE_TO_PUT_WEIGHTS = (
     f"torchani downloads the ANI-1ccx weights at first use, which this machine cannot; put "
     f"torchani's {STATE_DICT_FILE}, or the NeuroChem release ({NEUROCHEM_INFO_FILE} with its "
     f"ani-1ccx_8x/ folder, from the ASE_ANI repository's ani_models/), in a folder such as "
-    f"../shared/data/ani1ccx/ and set {WEIGHTS_KEY} to that folder or file")
+    f"../shared/data/ani1ccx/ and set {WEIGHTS_KEY} (or ${WEIGHTS_ENV}) to that folder or "
+    f"file")
 
 
 def torchani_modules() -> tuple[Any, Any, Any]:
@@ -78,7 +81,9 @@ def ani1ccx_architecture() -> nn.Module:
 
 
 def resolve_weights(weights_path: str | None) -> Path:
-    """The state dict or NeuroChem info file that ``weights_path`` names (file or folder)."""
+    """The state dict or NeuroChem info file that ``weights_path`` names (file or folder),
+    else ``$HARNESS_ANI1CCX_WEIGHTS``."""
+    weights_path = weights_path or os.environ.get(WEIGHTS_ENV) or None
     if weights_path is None:
         raise ConfigError("<config>", WEIGHTS_KEY, f"not set: {WHERE_TO_PUT_WEIGHTS}")
     path = Path(weights_path)

@@ -134,6 +134,25 @@ def check_tracking(tracking_uri: str | None, spec: SweepSpec,
     return uri
 
 
+def without_unavailable_baselines(plan: Plan, source: str) -> tuple[Plan, list[str]]:
+    """The plan without the ANI-1ccx cells when their weights cannot be found (the sweep goes
+    on without them), and one line saying so, instead of one failed trial per cell and seed."""
+    from harness.baselines.ani import resolve_weights
+
+    ani = [trial for trial in plan.trials if trial.cell.method.startswith("ani1ccx")]
+    if not ani:
+        return plan, []
+    try:
+        resolve_weights(ani[0].config.get("baselines", {}).get("ani", {}).get("weights_path"))
+    except ConfigError as error:
+        skipped = {trial.cell.key for trial in ani}
+        kept = Plan(plan.spec, tuple(cell for cell in plan.cells if cell.key not in skipped),
+                    tuple(trial for trial in plan.trials if trial.cell.key not in skipped))
+        return kept, [f"skipping the {len(skipped)} ANI-1ccx cell(s), {len(ani)} trial(s), of "
+                      f"{source}: train.{error.key_path}: {error.problem}"]
+    return plan, []
+
+
 def preflight(plan: Plan, source: str, storage_url: str, tracking_uri: str | None) -> None:
     """Every check, cheapest first; run before the study is opened or MLflow is touched."""
     check_storage(storage_url)

@@ -31,7 +31,7 @@ from harness.redaction import redact, redact_text
 from harness.sweeps.finalize import settle_cells
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Plan, make_plan
-from harness.sweeps.preflight import preflight
+from harness.sweeps.preflight import preflight, without_unavailable_baselines
 from harness.sweeps.progress import SweepProgress
 from harness.sweeps.spec import DEFAULT_PROFILE, SweepSpec, load_spec
 from harness.sweeps.study import (
@@ -72,6 +72,7 @@ class SweepSummary:
     worker_errors: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     kept_stale: bool = False
+    skipped: list[str] = field(default_factory=list)  # cells left out, and why
 
     def _stale_line(self) -> list[str]:
         if not self.stale:
@@ -86,7 +87,7 @@ class SweepSummary:
         lines = [f"sweep {self.name} (profile {self.profile}): {self.n_complete} of "
                  f"{self.n_trials} trials complete, {len(self.failures)} failed, "
                  f"{self.n_pending} pending; {self.wall_seconds:.0f} s",
-                 *self._stale_line(),
+                 *self._stale_line(), *self.skipped,
                  f"study: {redact(self.storage_url)}",
                  f"trial folders: {self.state_dir / 'trials'}",
                  f"MLflow: {redact(self.tracking_uri)}"]
@@ -219,7 +220,9 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     started = time.perf_counter()
     overrides = overrides or []
     spec = load_spec(spec_path, profile, overrides)
-    plan = make_plan(spec, spec_path)
+    plan, skipped = without_unavailable_baselines(make_plan(spec, spec_path), spec_path)
+    for line in skipped:
+        print(f"harness: warning: {line}", file=sys.stderr)
     check_data_paths(spec, spec_path)
     state_dir = state_dir_of(spec, state_root)
     storage_url = storage_url or default_storage(state_dir)
@@ -239,7 +242,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     settle_cells(study, plan, tracking)
     summary = summarise(study, plan, state_dir, storage_url, tracking.uri,
                         time.perf_counter() - started, errors)
-    summary.stale, summary.kept_stale = stale, keep_stale
+    summary.stale, summary.kept_stale, summary.skipped = stale, keep_stale, skipped
     return summary
 
 

@@ -171,3 +171,35 @@ def test_an_empty_dataset_is_refused(tmp_path, make_frames):
     spec = parse_spec(one_level_spec(path), "x.yaml")
     with pytest.raises(DataError, match="no frames"):
         check_datasets(spec, "x.yaml")
+
+
+def _plan_with_ani(weights_path: str | None):
+    from harness.sweeps.plan import make_plan
+
+    spec = tiny_spec(methods=["standard", "ani1ccx_finetuned"],
+                     train={"baselines": {"ani": {"weights_path": weights_path}}})
+    return make_plan(parse_spec(spec, "tiny.yaml"), "tiny.yaml")
+
+
+def test_ani_cells_without_weights_are_skipped_with_one_line(tmp_path, monkeypatch):
+    from harness.sweeps.preflight import without_unavailable_baselines
+
+    monkeypatch.delenv("HARNESS_ANI1CCX_WEIGHTS", raising=False)
+    plan = _plan_with_ani(str(tmp_path / "nowhere"))
+    kept, lines = without_unavailable_baselines(plan, "tiny.yaml")
+    assert {cell.method for cell in kept.cells} == {"standard"}
+    assert len(kept.trials) == len(plan.trials) - len(
+        [trial for trial in plan.trials if trial.cell.method == "ani1ccx_finetuned"])
+    (line,) = lines
+    assert line.startswith("skipping the 1 ANI-1ccx cell(s)")
+    assert "tiny.yaml: train.baselines.ani.weights_path: no ANI-1ccx weights at" in line
+
+
+def test_ani_weights_come_from_the_environment_when_the_spec_names_none(tmp_path,
+                                                                        monkeypatch):
+    from harness.sweeps.preflight import without_unavailable_baselines
+
+    (tmp_path / "ani1ccx_state_dict.pt").write_bytes(b"")
+    monkeypatch.setenv("HARNESS_ANI1CCX_WEIGHTS", str(tmp_path))
+    plan = _plan_with_ani(None)
+    assert without_unavailable_baselines(plan, "tiny.yaml") == (plan, [])
