@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import math
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ import torch
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch_geometric.data import Data
-from tqdm.auto import tqdm
 
 from harness.train.averaging import WeightAverage
 from harness.train.batching import FrameBatches
@@ -39,6 +37,7 @@ from harness.train.checkpoint import (
     save_checkpoint,
 )
 from harness.train.config import Schedule
+from harness.train.progress import StepProgress
 from models.base import ForceField
 
 ValidationCallback = Callable[[str, dict[str, float]], None]
@@ -229,9 +228,7 @@ class _StageRun:
 
     def train(self, stop_requests: list[int]) -> None:
         schedule, progress = self.schedule, self.progress
-        bar = tqdm(total=self.step_cap, initial=progress.step, desc=self.name, unit="step",
-                   disable=not self.trainer.progress, leave=False,
-                   mininterval=1.0 if sys.stderr.isatty() else 30.0)
+        bar = StepProgress(self.name, self.step_cap, progress.step, self.trainer.progress)
         last_saved = time.monotonic()
         order = self._epoch_order()
         self.model.train()
@@ -246,8 +243,8 @@ class _StageRun:
             if progress.step % schedule.validation_interval == 0 \
                     or progress.step >= self.step_cap:
                 validation_loss = self._validate_and_decide()
-                bar.set_postfix(validation=f"{validation_loss:.4g}", refresh=False)
-            bar.update(1)
+                bar.validated(validation_loss)
+            bar.update()
             if progress.stopped_by or stop_requests or \
                     time.monotonic() - last_saved >= self.trainer.checkpoint_interval_s:
                 self.save()
