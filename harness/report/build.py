@@ -107,7 +107,8 @@ def assemble(title: str, trials: pd.DataFrame, md: pd.DataFrame,
                  figures.md_figures(md, figure_folder)),
         _section("Bias and weights", f"No bias artifacts ({Artifacts.BIAS_TABLE}) in the record.",
                  bias_tables_summary(statistics),
-                 figures.bias_figures(statistics, bias_data, figure_folder)),
+                 figures.bias_figures(statistics, bias_data, figure_folder)
+                 + figures.bias_truth_figures(statistics, bias_data, figure_folder)),
         _trials_section(trials),
     ]
     metrics = {"headline": headline_metrics(found),

@@ -294,3 +294,43 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
                               f"Bias and weight histograms ({name}; {median}; the weights "
                               f"use {'B / median B' if normalised else 'B'})."))
     return figures
+
+
+def bias_truth_figures(statistics: pd.DataFrame,
+                       bias_tables: dict[str, dict[str, np.ndarray]], folder: Path
+                       ) -> list[Figure]:
+    """Stage 1's B against the true bias |f_accurate - f_cheap| on the cheap frames that also
+    carry accurate labels (one trial per budget and seed: the gammas share stage 1)."""
+    plt = _pyplot()
+    figures = []
+    keys = ["sweep", "molecule", "model", "inaccurate_level"]
+    for (sweep, molecule, model, level), runs in statistics.groupby(keys, sort=False):
+        figure, axis = plt.subplots(figsize=(6.5, 4.5))
+        plotted = 0
+        for budget, cells in runs.groupby("budget"):
+            tables = [bias_tables[run_id] for run_id
+                      in cells.drop_duplicates(["seed"])["run_id"]]
+            pairs = [(table["true_bias"], table["bias"]) for table in tables
+                     if "true_bias" in table]
+            if not pairs:
+                continue
+            truth, bias = (np.concatenate(part) for part in zip(*pairs, strict=True))
+            known = np.isfinite(truth)
+            axis.scatter(truth[known], bias[known], s=6, alpha=0.5,
+                         label=f"{describe('budget', budget)} ({known.sum()} frames)")
+            plotted += int(known.sum())
+        if not plotted:
+            plt.close(figure)
+            continue
+        name = f"{sweep}: {molecule}, {model}, {level}"
+        spearman = runs["bias_spearman"].dropna()
+        rank = f"Spearman {spearman.mean():.2f}" if len(spearman) else "no Spearman"
+        axis.set(xlabel=f"true bias |f_accurate - f_{level}| ({UNIT})",
+                 ylabel=f"stage 1's bias B ({UNIT})")
+        _title(axis, f"Does B find the wrong {level_name(level)} labels? {molecule}, "
+                     f"{model_name(model)}; {rank}")
+        _legend_outside(axis)
+        figures.append(Figure(_save(figure, folder, f"bias-vs-truth {name}"),
+                              f"Stage 1's B against the true bias of the cheap frames that also "
+                              f"have accurate labels ({name}; {rank} over the trials)."))
+    return figures

@@ -226,6 +226,8 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         stages.append(stage_one)
         bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": raw_bias,
                       "bias_used": used_bias}
+        if splits.true_bias is not None:
+            bias_table["true_bias"] = splits.true_bias  # NaN where no accurate label
         gammas: list[float | None] = list(config.asteroid.gammas)
     else:
         gammas = [None]

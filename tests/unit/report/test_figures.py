@@ -123,3 +123,23 @@ def test_bias_histogram_shows_the_normalised_bias_the_weights_used(
     assert bias_axis.get_xlabel() == "B used by the weights: B / median B (dimensionless)"
     assert "median B" in bias_axis.get_title()
     assert _legend_clear_of_data(drawn[0])
+
+
+def test_b_against_the_true_bias_is_drawn_where_the_tables_have_it(toy_frame: pd.DataFrame,
+                                                                   tmp_path: Path) -> None:
+    import numpy as np
+
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
+                         & (toy_frame["status"] == "FINISHED")]
+    tables = {trial.run_id: bias_table(int(trial.seed), trial.gamma)
+              for trial in asteroid.itertuples()}
+    statistics = bias_statistics(toy_frame, tables)
+    assert figures.bias_truth_figures(statistics, tables, folder) == []  # no truth: no figure
+    for table in tables.values():
+        truth = 0.5 * table["bias"]
+        truth[::2] = np.nan  # frames without an accurate label
+        table["true_bias"] = truth
+    made = figures.bias_truth_figures(statistics, tables, folder)
+    assert _written(made, folder) == ["figures/bias-vs-truth-toy-ethanol-egnn-xtb.png"]
