@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,17 @@ def test_average_decay_follows_the_warm_up_formula() -> None:
     assert float(average.shadow["weight"]) == pytest.approx(1 - 2 / 11)
 
 
+@pytest.fixture()
+def default_sigint() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a terminal (a process a shell starts in the
+    background inherits SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_a_stage_stopped_by_a_signal_resumes_to_the_uninterrupted_result(
-        tmp_path: Path) -> None:
+        tmp_path: Path, default_sigint: None) -> None:
     settings = {"max_steps": 14, "validation_interval": 3, "batch_size": 5}
     uninterrupted = fresh_egnn()
     straight = fit(uninterrupted, tmp_path / "straight.pt", **settings)
