@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_toy import bias_table, frame_of, md_frame_of, toy_md_runs, toy_trials, trial
@@ -40,14 +41,19 @@ def test_cost_ratio_figure_needs_two_numeric_ratios(toy_frame: pd.DataFrame, tmp
     assert len(_written(figures.cost_ratio_figures(frame_of(two_numeric), folder), folder)) == 1
 
 
+def _asteroid_bias_tables(toy_frame: pd.DataFrame) -> dict[str, dict]:
+    """A bias table per finished ASTEROID trial of the toy record."""
+    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
+                         & (toy_frame["status"] == "FINISHED")]
+    return {trial.run_id: bias_table(int(trial.seed), trial.gamma)
+            for trial in asteroid.itertuples()}
+
+
 def test_bias_histograms_come_from_the_bias_tables(toy_frame: pd.DataFrame, tmp_path: Path
                                                    ) -> None:
     folder = tmp_path / "figures"
     folder.mkdir()
-    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
-                         & (toy_frame["status"] == "FINISHED")]
-    tables = {trial.run_id: bias_table(int(trial.seed), trial.gamma)
-              for trial in asteroid.itertuples()}
+    tables = _asteroid_bias_tables(toy_frame)
     statistics = bias_statistics(toy_frame, tables)
     assert len(statistics) == 8
     assert statistics["weight_mean"].between(0, 1).all()
@@ -114,10 +120,7 @@ def test_md_figure_shows_n_and_wilson_intervals(tmp_path: Path, drawn: list[Any]
 
 def test_bias_histogram_shows_the_normalised_bias_the_weights_used(
         toy_frame: pd.DataFrame, tmp_path: Path, drawn: list[Any]) -> None:
-    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
-                         & (toy_frame["status"] == "FINISHED")]
-    tables = {trial.run_id: bias_table(int(trial.seed), trial.gamma)
-              for trial in asteroid.itertuples()}
+    tables = _asteroid_bias_tables(toy_frame)
     figures.bias_figures(bias_statistics(toy_frame, tables), tables, tmp_path)
     bias_axis = drawn[0].axes[0]
     assert bias_axis.get_xlabel() == "B used by the weights: B / median B (dimensionless)"
@@ -127,14 +130,9 @@ def test_bias_histogram_shows_the_normalised_bias_the_weights_used(
 
 def test_b_against_the_true_bias_is_drawn_where_the_tables_have_it(toy_frame: pd.DataFrame,
                                                                    tmp_path: Path) -> None:
-    import numpy as np
-
     folder = tmp_path / "figures"
     folder.mkdir()
-    asteroid = toy_frame[(toy_frame["method"] == "asteroid")
-                         & (toy_frame["status"] == "FINISHED")]
-    tables = {trial.run_id: bias_table(int(trial.seed), trial.gamma)
-              for trial in asteroid.itertuples()}
+    tables = _asteroid_bias_tables(toy_frame)
     statistics = bias_statistics(toy_frame, tables)
     assert figures.bias_truth_figures(statistics, tables, folder) == []  # no truth: no figure
     for table in tables.values():
