@@ -21,6 +21,9 @@ class DataError(HarnessError):
         super().__init__(f"{self.source}: field '{field}': {problem}")
 
 
+UNKNOWN_CONFIG = "<config>"  # the source of an error raised where the config's file is not known
+
+
 class ConfigError(HarnessError):
     """A configuration or sweep file is malformed or names something that does not exist."""
 
@@ -29,3 +32,9 @@ class ConfigError(HarnessError):
         self.key_path = key_path
         self.problem = problem
         super().__init__(f"{self.source}: key '{key_path}': {problem}")
+
+    def named(self, source: str) -> ConfigError:
+        """This error naming ``source`` where it was raised without knowing its file."""
+        if self.source != UNKNOWN_CONFIG:
+            return self
+        return ConfigError(source, self.key_path, self.problem)

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from harness.data.frames import FrameSet
 from harness.data.units import ENERGY_TO_KCAL_PER_MOL
-from harness.errors import ConfigError, DataError
+from harness.errors import UNKNOWN_CONFIG, ConfigError, DataError
 from harness.train.batching import FrameBatches
 from harness.train.methods import (
     MethodContext,
@@ -85,18 +85,18 @@ def resolve_weights(weights_path: str | None) -> Path:
     else ``$HARNESS_ANI1CCX_WEIGHTS``."""
     weights_path = weights_path or os.environ.get(WEIGHTS_ENV) or None
     if weights_path is None:
-        raise ConfigError("<config>", WEIGHTS_KEY, f"not set: {WHERE_TO_PUT_WEIGHTS}")
+        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY, f"not set: {WHERE_TO_PUT_WEIGHTS}")
     path = Path(weights_path)
     if path.is_dir():
         candidates = [path / STATE_DICT_FILE, path / NEUROCHEM_INFO_FILE]
         found = [candidate for candidate in candidates if candidate.is_file()]
         if not found:
-            raise ConfigError("<config>", WEIGHTS_KEY,
+            raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
                               f"the folder '{path}' holds neither {STATE_DICT_FILE} nor "
                               f"{NEUROCHEM_INFO_FILE}: {WHERE_TO_PUT_WEIGHTS}")
         return found[0]
     if not path.is_file():
-        raise ConfigError("<config>", WEIGHTS_KEY,
+        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
                           f"no ANI-1ccx weights at '{path}' (relative to {Path.cwd()}): "
                           f"{WHERE_TO_PUT_WEIGHTS}")
     return path
@@ -109,7 +109,7 @@ def load_state_dict_weights(path: Path) -> nn.Module:
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError, ValueError, EOFError, pickle.UnpicklingError) as error:
-        raise ConfigError("<config>", WEIGHTS_KEY,
+        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
                           f"'{path}' is not a torchani ANI-1ccx state dict: "
                           f"{str(error).splitlines()[0]}") from None
     return model
@@ -123,7 +123,7 @@ def load_neurochem_weights(info_file: Path) -> nn.Module:
     arch, _, neurochem = torchani_modules()
     lines = [line.strip() for line in info_file.read_text().splitlines()][:4]
     if len(lines) != 4 or not lines[3].isdigit():
-        raise ConfigError("<config>", WEIGHTS_KEY,
+        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
                           f"'{info_file}' is not a NeuroChem info file (expected 4 lines: "
                           "constants file, self-energy file, network prefix, network count)")
     folder = info_file.parent
@@ -132,7 +132,7 @@ def load_neurochem_weights(info_file: Path) -> nn.Module:
     try:
         aev_computer, networks, self_energies, symbols = neurochem.modules_from_info(info)
     except (OSError, ValueError, RuntimeError) as error:
-        raise ConfigError("<config>", WEIGHTS_KEY,
+        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
                           f"cannot read the NeuroChem release at '{info_file}': {error}") from None
     return arch.ANI(symbols, aev_computer, networks, self_energies, periodic_table_index=True)
 
@@ -144,7 +144,7 @@ def load_ani1ccx(path: Path, model_index: int | None = None) -> nn.Module:
     if model_index is None:
         return model
     if model_index >= len(model):
-        raise ConfigError("<config>", "baselines.ani.model_index",
+        raise ConfigError(UNKNOWN_CONFIG, "baselines.ani.model_index",
                           f"the ensemble at '{path}' has {len(model)} networks "
                           f"(0..{len(model) - 1})")
     return model[model_index]

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from harness.data.frames import FrameSet
-from harness.errors import ConfigError, DataError
+from harness.errors import UNKNOWN_CONFIG, ConfigError, DataError
 
 MEASURED = "measured"
 # Keeps e.g. (1.1 - 1) * 10 = 0.9999999999999998 from rounding down to 0.
@@ -43,7 +43,7 @@ class Allocation:
         if self.cost_ratio is not None:
             _require_positive_ratio(self.cost_ratio)
         elif self.n_inaccurate:
-            raise ConfigError("<config>", "cost_ratio",
+            raise ConfigError(UNKNOWN_CONFIG, "cost_ratio",
                               f"{self.n_inaccurate} inaccurate labels need a cost ratio")
 
     @property
@@ -60,7 +60,7 @@ def accurate_frames(budget: float, inaccurate_share: float = 0.0) -> int:
     available = budget - inaccurate_share
     frames = math.floor(available + ROUNDING_SLACK)
     if frames < 1:
-        raise ConfigError("<config>", "budget",
+        raise ConfigError(UNKNOWN_CONFIG, "budget",
                           f"budget {budget:g} leaves {available:g} accurate frames after an "
                           f"inaccurate share of {inaccurate_share:g}")
     return frames
@@ -71,7 +71,7 @@ def allocate(budget: float, n_accurate: int, cost_ratio: float) -> Allocation:
     buys at ``cost_ratio``."""
     _require_positive_ratio(cost_ratio)
     if budget < n_accurate:
-        raise ConfigError("<config>", "budget",
+        raise ConfigError(UNKNOWN_CONFIG, "budget",
                           f"{budget} is below the {n_accurate} accurate training frames it "
                           "must pay for")
     n_inaccurate = math.floor((budget - n_accurate) * cost_ratio + ROUNDING_SLACK)
@@ -92,14 +92,14 @@ def resolve_cost_ratio(declared: float | str, accurate: FrameSet, inaccurate: Fr
     """A declared ratio (a positive number) or, for the string 'measured', the measured one."""
     if isinstance(declared, str):
         if declared.strip().lower() != MEASURED:
-            raise ConfigError("<config>", "cost_ratio",
+            raise ConfigError(UNKNOWN_CONFIG, "cost_ratio",
                               f"'{declared}' is neither a number nor '{MEASURED}'")
         return measured_cost_ratio(accurate, inaccurate)
     if not (math.isfinite(declared) and declared > 0):
-        raise ConfigError("<config>", "cost_ratio", f"must be a positive number, got {declared}")
+        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio", f"must be a positive number, got {declared}")
     return float(declared)
 
 
 def _require_positive_ratio(cost_ratio: float) -> None:
     if not (math.isfinite(cost_ratio) and cost_ratio > 0):
-        raise ConfigError("<config>", "cost_ratio", f"must be a positive number, got {cost_ratio}")
+        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio", f"must be a positive number, got {cost_ratio}")

@@ -21,10 +21,11 @@ import torch
 import yaml
 
 from harness.baselines import BASELINE_METHODS
+from harness.baselines.ani import resolve_weights
 from harness.data.budget import Allocation, allocate, resolve_cost_ratio
 from harness.data.frames import FrameSet, MultiFidelityDataset
 from harness.data.store import write_json_atomically
-from harness.errors import ConfigError
+from harness.errors import UNKNOWN_CONFIG, ConfigError, HarnessError
 from harness.mlflow_record import (
     Artifacts,
     Metrics,
@@ -73,7 +74,7 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("<config>", "device", "cuda requested but no CUDA device is available")
+        raise ConfigError(UNKNOWN_CONFIG, "device", "cuda requested but no CUDA device is available")
     return torch.device(requested)
 
 
@@ -278,7 +279,7 @@ def open_tracker(config: TrainConfig, output: Path, tags: dict[str, str]) -> Tra
     return tracker
 
 
-def run(config: TrainConfig, config_source: str = "<config>",
+def run(config: TrainConfig, config_source: str = UNKNOWN_CONFIG,
         output_dir: str | Path | None = None, tracker: Tracker | None = None
         ) -> dict[str, Any]:
     """Train and test one config; returns (and writes to results.json) the final metrics.
@@ -288,15 +289,26 @@ def run(config: TrainConfig, config_source: str = "<config>",
     """
     started = time.perf_counter()
     output = Path(output_dir or config.output_dir or Path("runs") / config.name)
-    # bad data or an impossible split fails here, before the output folder or a run exists
-    splits, sizes = prepare_splits(config, config_source)
-    claim_output_folder(config, output, config_source)
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
     try:
-        return _run_in(config, output, started, splits, sizes, tracker)
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)
+        # bad data, an impossible split or missing weights fail here, before the output
+        # folder or a run exists
+        try:
+            splits, sizes = prepare_splits(config, config_source)
+            if config.method.startswith("ani1ccx"):
+                resolve_weights(config.baselines.ani.weights_path)
+            claim_output_folder(config, output, config_source)
+        except HarnessError:
+            if tracker is not None:
+                tracker.close("FAILED")
+            raise
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
+        try:
+            return _run_in(config, output, started, splits, sizes, tracker)
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
+    except ConfigError as error:  # raised where the file is not known: name it here
+        raise error.named(config_source) from None
 
 
 def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,

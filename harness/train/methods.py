@@ -32,7 +32,7 @@ from torch_geometric.data import Data
 
 from harness.data.frames import FrameSet
 from harness.data.pairing import pair_frames
-from harness.errors import ConfigError
+from harness.errors import UNKNOWN_CONFIG, ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
@@ -132,7 +132,7 @@ def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> Fo
     try:
         model = build_model(config.model.name, config.model.hyperparameters)
     except HyperparameterError as error:
-        raise ConfigError("<config>", error.key_path, error.problem) from None
+        raise ConfigError(UNKNOWN_CONFIG, error.key_path, error.problem) from None
     n_frames = len(scale_frames)
     model.fit_scale_shift([scale_frames.atomic_numbers] * n_frames, scale_frames.energies,
                           list(scale_frames.forces))
@@ -290,7 +290,7 @@ def score_matching(context: MethodContext, splits: Splits) -> MethodOutcome:
     unlabeled = splits.inaccurate_train
     temperature = config.score_matching.temperature_K or unlabeled.temperature_K
     if temperature is None:
-        raise ConfigError("<config>", "score_matching.temperature_K",
+        raise ConfigError(UNKNOWN_CONFIG, "score_matching.temperature_K",
                           f"the frames of {unlabeled.source} carry no temperature: set it")
     objective = SlicedScoreMatchingLoss(temperature_K=temperature,
                                         n_projections=config.score_matching.n_projections,

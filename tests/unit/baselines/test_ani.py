@@ -142,9 +142,12 @@ def test_ani_trial_saves_an_ani_model_and_fails_cleanly_without_weights(
 
     missing = parse_config(ethanol_config("ani1ccx", tmp_path / "nothing"), "ethanol-ani.yaml")
     failed = type(recording_tracker)()
-    with pytest.raises(ConfigError, match="baselines.ani.weights_path"):
-        experiment.run(missing, output_dir=tmp_path / "failed", tracker=failed)
+    with pytest.raises(ConfigError, match="baselines.ani.weights_path") as error:
+        experiment.run(missing, "configs/ethanol-ani.yaml", output_dir=tmp_path / "failed",
+                       tracker=failed)
     assert failed.status == "FAILED"
+    assert error.value.source == "configs/ethanol-ani.yaml"  # the file, not a placeholder
+    assert not (tmp_path / "failed").exists()  # it failed before writing anything
 
 
 @pytest.mark.skipif(not PUBLISHED_WEIGHTS.exists(),
