@@ -96,10 +96,12 @@ def resolve_cost_ratio(declared: float | str, accurate: FrameSet, inaccurate: Fr
                               f"'{declared}' is neither a number nor '{MEASURED}'")
         return measured_cost_ratio(accurate, inaccurate)
     if not (math.isfinite(declared) and declared > 0):
-        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio", f"must be a positive number, got {declared}")
+        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio",
+                          f"must be a positive number, got {declared}")
     return float(declared)
 
 
 def _require_positive_ratio(cost_ratio: float) -> None:
     if not (math.isfinite(cost_ratio) and cost_ratio > 0):
-        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio", f"must be a positive number, got {cost_ratio}")
+        raise ConfigError(UNKNOWN_CONFIG, "cost_ratio",
+                          f"must be a positive number, got {cost_ratio}")

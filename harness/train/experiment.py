@@ -74,7 +74,8 @@ def resolve_device(requested: str) -> torch.device:
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(UNKNOWN_CONFIG, "device", "cuda requested but no CUDA device is available")
+        raise ConfigError(UNKNOWN_CONFIG, "device",
+                          "cuda requested but no CUDA device is available")
     return torch.device(requested)
 
 

@@ -115,14 +115,16 @@ def stage_finished(checkpoint_path: Path) -> bool:
 def deferred_stop_signals() -> Iterator[list[int]]:
     """Turn SIGTERM / SIGINT into a request (the yielded list) honoured at a step boundary.
 
-    Outside the main thread signals cannot be handled: the list then stays empty.
+    Outside the main thread signals cannot be handled: the list then stays empty. A signal the
+    process ignores (SIGINT in a job a shell started in the background) stays ignored.
     """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
-    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
-    for number in STOP_SIGNALS:
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS
+                if signal.getsignal(number) is not signal.SIG_IGN}
+    for number in previous:
         signal.signal(number, lambda number, frame: received.append(number))
     try:
         yield received

@@ -15,7 +15,7 @@ from harness.train.averaging import WeightAverage
 from harness.train.batching import frames_to_graphs
 from harness.train.checkpoint import load_checkpoint, seed_everything
 from harness.train.losses import SupervisedLoss
-from harness.train.trainer import StageResult, Trainer, ValidationCallback
+from harness.train.trainer import StageResult, Trainer, ValidationCallback, deferred_stop_signals
 from models import ForceField, build_model
 
 CPU = torch.device("cpu")
@@ -173,6 +173,18 @@ def test_a_stage_stopped_by_a_signal_resumes_to_the_uninterrupted_result(
     assert again.history == straight.history
     for name, value in uninterrupted.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[name]), name
+
+
+def test_an_ignored_signal_stays_ignored_while_a_stage_trains() -> None:
+    """A background job ignores SIGINT (its shell's choice); training must not revive it."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_stop_signals():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # deferred
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_checkpoint_holding_an_arbitrary_object_is_refused(tmp_path: Path) -> None:
