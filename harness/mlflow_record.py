@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import math
 
-from harness.model_file import MODEL_FILE
-
 ROLE_TAG = "harness.role"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: a trial run nests under its cell run
 SWEEP_EXPERIMENT_TAG = "harness.sweep"  # on a sweep's experiment, not on its runs
@@ -104,7 +102,7 @@ class Artifacts:
     """Artifact paths within a run (besides results.json and config.yaml, copies of the run
     folder's files)."""
 
-    MODEL = MODEL_FILE  # the run folder's model file (harness.model_file owns its format)
+    MODEL = "model.pt"  # the run folder's model file (harness.model_file owns its format)
     RUN_ID_FILE = "mlflow_run_id.txt"  # in a run folder: the MLflow run it was logged to
     BIAS_FOLDER = "bias"  # the bias table as csv and npz, and its histogram
     BIAS_TABLE_FILE = "bias_weights.npz"  # frame_id, bias, bias_used, weight_gamma<g>

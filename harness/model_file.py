@@ -20,9 +20,10 @@ from typing import Any
 import torch
 
 from harness.errors import DataError
+from harness.mlflow_record import Artifacts
 from models import ForceField, HyperparameterError, build_model
 
-MODEL_FILE = "model.pt"
+MODEL_FILE = Artifacts.MODEL  # its name in a run folder and among a run's artifacts
 REQUIRED_KEYS = ("state_dict", "model", "hyperparameters")
 
 

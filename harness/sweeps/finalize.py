@@ -28,8 +28,8 @@ from harness.mlflow_record import (
 from harness.sweeps.mlflow_layout import SweepTracking, cell_tags_of
 from harness.sweeps.plan import Plan
 from harness.sweeps.study import completed, settled, trials_by_key
-from harness.sweeps.versions import UNKNOWN, Versions
 from harness.train.gamma_selection import GammaCandidate, GammaChoice, choose_gamma
+from harness.versions import UNKNOWN, Versions
 
 TEST_METRICS = ("force_mae", "force_rmse", "energy_mae")
 

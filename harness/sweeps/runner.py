@@ -46,9 +46,9 @@ from harness.sweeps.study import (
     stale_keys,
     study_name,
 )
-from harness.sweeps.versions import code_version, trial_versions
 from harness.sweeps.worker import STORAGE_ENV, TRACKING_ENV
 from harness.train.tracking import PROJECT_ROOT
+from harness.versions import code_version, trial_versions
 
 DEFAULT_STATE_ROOT = PROJECT_ROOT / "runs" / "sweeps"
 POLL_SECONDS = 2.0

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.sweeps.plan import GAMMA_METHODS
-from harness.sweeps.versions import trial_versions
 from harness.train.checkpoint import checkpoint_folder, stage_checkpoint
 from harness.train.methods import STAGE_ONE
 from harness.train.trainer import stage_finished
+from harness.versions import trial_versions
 
 
 def stage_one_checkpoint(trial_folder: Path) -> Path:

@@ -37,7 +37,7 @@ from harness.locks import exclusive_file_lock
 from harness.sweeps.databases import create_sqlite_atomically, sqlite_path
 from harness.sweeps.plan import Plan, Trial
 from harness.sweeps.spec import SchedulingSpec, SweepSpec
-from harness.sweeps.versions import Versions
+from harness.versions import Versions
 
 LIVE_STATES = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
 FAILURE_REASON = "failure_reason"

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from harness.data.store import write_json_atomically
-from harness.sweeps.versions import Versions
+from harness.versions import Versions
 
 STAMP = "versions.json"
 

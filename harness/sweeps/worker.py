@@ -59,7 +59,7 @@ from harness.sweeps.study import (
     study_name,
     tell,
 )
-from harness.sweeps.versions import (
+from harness.versions import (
     Versions,
     code_version,
     source_hash,

@@ -60,6 +60,7 @@ from harness.train.methods import (
 from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
 from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
+from harness.versions import code_version, trial_data_hash
 
 # Every method a config may name: this driver sits above both the engine and the baselines.
 METHODS: dict[str, MethodRunner] = {**TRAINING_METHODS, **BASELINE_METHODS}
@@ -246,7 +247,8 @@ def claim_output_folder(config: TrainConfig, output: Path, config_source: str) -
 
 def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:
     """What a `harness train` run is, in the tags a sweep gives its trials (a sweep passes
-    its own, already tagged run); its gamma is known once validation has chosen one."""
+    its own, already tagged run), with the code and data it ran; its gamma is known once
+    validation has chosen one."""
     inaccurate = splits.inaccurate_level
     priced = config.method in METHODS_WITH_INACCURATE_LABELS  # only these pay a cost ratio
     return {Tags.ROLE: Role.TRAINING,
@@ -254,7 +256,8 @@ def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:
                            config.data.budget, config.data.cost_ratio if priced else None,
                            splits.accurate_train.level,
                            None if inaccurate is None else inaccurate.level),
-            Tags.SEED: str(config.seed)}
+            Tags.SEED: str(config.seed), **code_version(),
+            Tags.DATA_HASH: trial_data_hash(config.model_dump(mode="json"))}
 
 
 def outcome_metrics(results: dict[str, Any]) -> dict[str, float]:

@@ -32,11 +32,11 @@ from harness.report.bias import bias_statistics
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Trial, make_plan
 from harness.sweeps.spec import SweepSpec, load_spec
-from harness.sweeps.versions import code_version, trial_versions
 from harness.sweeps.worker import KeepOpen, metrics_on_test_frames
 from harness.train.config import TrainConfig
 from harness.train.experiment import run
 from harness.train.tracking import MlflowTracker
+from harness.versions import code_version, trial_versions
 
 GAMMA = 0.5
 ETHANOL = str(PROJECT_ROOT / "data" / "ethanol")
@@ -148,7 +148,7 @@ def test_a_training_run_carries_the_tags_of_the_sweep_trial(record: dict[str, An
     experiment = client.get_experiment_by_name("record-train")
     [training] = client.search_runs([experiment.experiment_id], run_filter(Role.TRAINING))
     trial_tags = client.get_run(record["trial_run_id"]).data.tags
-    for tag in (*SETTING_TAGS, Tags.SEED, Tags.GAMMA):
+    for tag in (*SETTING_TAGS, Tags.SEED, Tags.GAMMA, Tags.CODE_VERSION, Tags.DATA_HASH):
         assert training.data.tags[tag] == trial_tags[tag], tag
 
 

@@ -25,7 +25,7 @@ from harness.sweeps.study import (
     trial_attributes,
     trials_by_key,
 )
-from harness.sweeps.versions import Versions
+from harness.versions import Versions
 
 
 def tiny_plan(**changes: object) -> Plan:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.sweeps import trial_folder
-from harness.sweeps.versions import Versions
+from harness.versions import Versions
 
 OLD, NEW = Versions("src:old", "sha256:data"), Versions("src:new", "sha256:data")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.sweeps.versions import (
+from harness.versions import (
     code_version,
     data_hash,
     data_version,
