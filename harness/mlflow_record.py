@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from harness.model_file import MODEL_FILE
+from harness.model_file import MODEL_FILE, SGDML_MODEL_FILE
 
 ROLE_TAG = "harness.role"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own: a trial run nests under its cell run
@@ -105,6 +105,7 @@ class Artifacts:
     folder's files)."""
 
     MODEL = MODEL_FILE  # the run folder's model file (harness.model_file owns its format)
+    SGDML_MODEL = SGDML_MODEL_FILE  # an sGDML run's model, in sGDML's own npz format
     RUN_ID_FILE = "mlflow_run_id.txt"  # in a run folder: the MLflow run it was logged to
     BIAS_FOLDER = "bias"  # the bias table as csv and npz, and its histogram
     BIAS_TABLE_FILE = "bias_weights.npz"  # frame_id, bias, bias_used, weight_gamma<g>
