@@ -10,7 +10,7 @@ needs neither this package nor torch-geometric nor a config:
 The energy is traced for the molecule (the graph of a model without a cutoff connects every
 pair of atoms, so it does not change with the geometry); forces come from autograd inside a
 scripted wrapper. A model with a cutoff has neighbour lists that change with the geometry,
-which a trace would freeze: those are refused (use ``ForceFieldCalculator`` instead).
+which a trace would freeze: those are refused (use ``harness.md.calculator.load_calculator``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def check_exportable(model: ForceField, source: str) -> None:
     if cutoff is not None:
         raise ConfigError(source, "model", f"'{model.registry_name}' uses a {cutoff:g} A cutoff: "
                           "its neighbour lists change with the geometry, which a TorchScript "
-                          "trace would freeze; use harness.md.calculator.ForceFieldCalculator")
+                          "trace would freeze; use harness.md.calculator.load_calculator")
 
 
 def molecule_of(config: dict, geometry: str | None, source: str) -> tuple[np.ndarray, np.ndarray]:

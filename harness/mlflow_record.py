@@ -103,6 +103,7 @@ class Artifacts:
     folder's files)."""
 
     MODEL = "model.pt"  # the run folder's model file (harness.model_file owns its format)
+    SGDML_MODEL = "sgdml_model.npz"  # an sGDML run's model, in sGDML's own npz format
     RUN_ID_FILE = "mlflow_run_id.txt"  # in a run folder: the MLflow run it was logged to
     BIAS_FOLDER = "bias"  # the bias table as csv and npz, and its histogram
     BIAS_TABLE_FILE = "bias_weights.npz"  # frame_id, bias, bias_used, weight_gamma<g>

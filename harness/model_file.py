@@ -1,5 +1,5 @@
 """The trained-model file, ``model.pt``: its name, what it holds, and the one way to write and
-read it.
+read it; and the name of sGDML's model file, the one model that is not a network.
 
 Training writes it into the run folder (and logs it to MLflow); MD loading, the ASE calculator
 and the MD sweep read it back. It is a mapping:
@@ -8,6 +8,10 @@ and the MD sweep read it back. It is a mapping:
 - ``model``: the backbone's registry name (``models.build_model``);
 - ``hyperparameters``: the backbone's hyper-parameters;
 - ``config``: the whole training config, JSON-ready: provenance, not needed to rebuild.
+
+An sGDML run has no ``model.pt``: its model is ``checkpoints/sgdml_model.npz`` in the run
+folder (the run's ``sgdml_model.npz`` artifact in MLflow), in sGDML's own format and units
+(kcal/mol, Angstrom), written by ``harness.baselines.sgdml`` and read by ``sgdml`` itself.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from harness.mlflow_record import Artifacts
 from models import ForceField, HyperparameterError, build_model
 
 MODEL_FILE = Artifacts.MODEL  # its name in a run folder and among a run's artifacts
+SGDML_MODEL_FILE = Artifacts.SGDML_MODEL
 REQUIRED_KEYS = ("state_dict", "model", "hyperparameters")
 
 

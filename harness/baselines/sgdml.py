@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from harness.data.frames import FrameSet
+from harness.model_file import SGDML_MODEL_FILE
 from harness.train.checkpoint import seed_everything
 from harness.train.config import LossSettings, SgdmlSettings
 from harness.train.methods import MethodContext, MethodOutcome, Splits, graphs, stage_seed
 from harness.train.metrics import force_energy_metrics
 from harness.train.trainer import StageResult
-
-MODEL_FILE = "sgdml_model.npz"
 
 
 def ensure_numpy_in1d() -> bool:
@@ -42,8 +41,9 @@ def ensure_numpy_in1d() -> bool:
     return True
 
 
-def sgdml_api() -> tuple[type, type]:
-    """sGDML's ``GDMLTrain`` and ``GDMLPredict``, imported behind the numpy shim.
+@contextmanager
+def sgdml_imports() -> Iterator[None]:
+    """Import from ``sgdml`` inside this block: behind the numpy shim, the logging kept.
 
     Importing ``sgdml`` makes its coloured logger the class of every logger created later in
     the process; the previous class is restored so other libraries keep their logging.
@@ -51,11 +51,24 @@ def sgdml_api() -> tuple[type, type]:
     ensure_numpy_in1d()
     logger_class = logging.getLoggerClass()
     try:
-        from sgdml.predict import GDMLPredict
-        from sgdml.train import GDMLTrain
+        yield
     finally:
         logging.setLoggerClass(logger_class)
+
+
+def sgdml_api() -> tuple[type, type]:
+    """sGDML's ``GDMLTrain`` and ``GDMLPredict``."""
+    with sgdml_imports():
+        from sgdml.predict import GDMLPredict
+        from sgdml.train import GDMLTrain
     return GDMLTrain, GDMLPredict
+
+
+def sgdml_ase_calculator() -> type:
+    """sGDML's own ASE calculator class, ``sgdml.intf.ase_calc.SGDMLCalculator``."""
+    with sgdml_imports():
+        from sgdml.intf.ase_calc import SGDMLCalculator
+    return SGDMLCalculator
 
 
 @contextmanager
@@ -152,7 +165,7 @@ def sgdml(context: MethodContext, splits: Splits) -> MethodOutcome:
     model, record = models[best], records[best]
     stage = StageResult(name="sgdml", best_validation_loss=record["validation_loss"],
                         best_record=best, steps=0, stopped_by="sigma grid", history=records)
-    model_file = save_model(model, record, context.checkpoint_dir / MODEL_FILE)
+    model_file = save_model(model, record, context.checkpoint_dir / SGDML_MODEL_FILE)
     predictions = sgdml_predict(model, splits.test, settings.max_processes)
     sigma = settings.sigmas[best]
     details = {"sigma": sigma, "sigma_on_grid_boundary": sigma in (min(settings.sigmas),

@@ -3,5 +3,6 @@ integration, stability criteria, observables (h(r), energy drift, speed) and the
 
 At the MD boundary everything is in ASE's units (eV, Angstrom, amu, ASE time); the models
 inside still speak the harness's kcal/mol and Angstrom, converted in one place
-(``harness.md.calculator``). Step sizes are given in fs and friction in 1/fs.
+(``harness.md.calculator``; sGDML's calculator converts sGDML's, ``harness.md.sgdml_calculator``).
+Step sizes are given in fs and friction in 1/fs.
 """

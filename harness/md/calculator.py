@@ -2,8 +2,10 @@
 
 ``ReplicaForces`` evaluates R copies of one molecule in a single model call (the batched
 integrator's force field); ``ForceFieldCalculator`` is the ASE ``Calculator`` built on it, so
-that a trained model runs in any ASE workflow. The models compute kcal/mol and
-kcal/mol/Angstrom; this module is the one place that converts.
+that a trained network runs in any ASE workflow. The networks compute kcal/mol and
+kcal/mol/Angstrom; this module is the one place that converts them. ``load_calculator`` is the
+one entry point that gives the calculator of any trained model, sGDML's included (sGDML's own
+calculator, ``harness.md.sgdml_calculator``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch import Tensor
 
 from harness.data.units import KCAL_PER_MOL_IN_EV
 from harness.errors import ConfigError
-from harness.md.loading import load_model, prepare_for_inference
+from harness.md.loading import load_network, model_file_of, prepare_for_inference
 from models.base import ForceField, energy_and_forces
 
 
@@ -71,13 +73,6 @@ class ForceFieldCalculator(Calculator):
         self.model = prepare_for_inference(model, dtype, device)
         self._forces: ReplicaForces | None = None
 
-    @classmethod
-    def load(cls, source: str | Path, dtype: torch.dtype = torch.float64,
-             device: str | torch.device = "cpu", tracking_uri: str | None = None
-             ) -> ForceFieldCalculator:
-        """From a training run folder, its model file or an MLflow run id (``runs:/ID``)."""
-        return cls(load_model(source, dtype, device, tracking_uri).model, dtype, device)
-
     def calculate(self, atoms: Atoms | None = None, properties: list[str] | None = None,
                   system_changes: list[str] = all_changes) -> None:
         super().calculate(atoms, properties or ["energy"], system_changes)
@@ -93,3 +88,18 @@ class ForceFieldCalculator(Calculator):
         energy = float(energies[0])
         self.results = {"energy": energy, "free_energy": energy,
                         "forces": forces[0].cpu().numpy()}
+
+
+def load_calculator(source: str | Path, dtype: torch.dtype = torch.float64,
+                    device: str | torch.device = "cpu", tracking_uri: str | None = None
+                    ) -> Calculator:
+    """The ASE calculator (eV, eV/Angstrom) of any trained model: a ``ForceFieldCalculator``
+    for a network, sGDML's own calculator for an sGDML model (``dtype`` and ``device`` apply to
+    networks only). ``source``: a run folder, its model file (``model.pt`` or sGDML's
+    ``.npz``), or an MLflow run id (``runs:/ID``)."""
+    with model_file_of(source, tracking_uri) as found:
+        if found.is_sgdml:
+            from harness.md.sgdml_calculator import SgdmlModelCalculator
+
+            return SgdmlModelCalculator(found.path)
+        return ForceFieldCalculator(load_network(found, dtype, device).model, dtype, device)

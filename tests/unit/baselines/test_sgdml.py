@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +12,14 @@ import pytest
 from baseline_toy import baseline_config
 
 from harness.baselines.sgdml import (
-    MODEL_FILE,
     ensure_numpy_in1d,
     sgdml_api,
+    sgdml_ase_calculator,
     sgdml_predict,
     sgdml_trainer,
 )
 from harness.errors import ConfigError
+from harness.model_file import SGDML_MODEL_FILE
 from harness.train import experiment
 from harness.train.config import parse_config
 from harness.train.experiment import run_method
@@ -64,11 +66,14 @@ def test_sgdml_subsampling_runs_through_the_shim(monkeypatch: pytest.MonkeyPatch
     assert len(np.unique(chosen)) == 30
 
 
-def test_importing_sgdml_keeps_the_process_logger_class(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("import_sgdml", [sgdml_api, sgdml_ase_calculator])
+def test_importing_sgdml_keeps_the_process_logger_class(monkeypatch: pytest.MonkeyPatch,
+                                                        import_sgdml: Callable[[], object]
+                                                        ) -> None:
     for name in [name for name in sys.modules if name == "sgdml" or name.startswith("sgdml.")]:
         monkeypatch.delitem(sys.modules, name)
     before = logging.getLoggerClass()
-    sgdml_api()
+    import_sgdml()
     assert logging.getLoggerClass() is before
 
 
@@ -109,7 +114,7 @@ def test_saved_sgdml_model_reproduces_the_test_predictions(method_context, toy_s
     context = method_context("sgdml", baselines={"sgdml": {"sigmas": [10]}})
     outcome = run_method(context, toy_splits)
     (model_file,) = outcome.model_files
-    assert model_file == context.checkpoint_dir / MODEL_FILE
+    assert model_file == context.checkpoint_dir / SGDML_MODEL_FILE
     with np.load(model_file, allow_pickle=True) as saved:
         energies, forces = sgdml_predict(dict(saved), toy_splits.test, max_processes=1)
     np.testing.assert_allclose(energies, outcome.test_predictions[0])
@@ -135,7 +140,7 @@ def test_sgdml_trial_runs_end_to_end_on_ethanol(tmp_path: Path, monkeypatch: pyt
     assert results["model"] == "sgdml" and results["data"]["n_test"] == 20
     assert set(results["test"]) == {"force_mae", "force_rmse", "energy_mae"}
     assert recording_tracker.metrics["test.force_mae"] == results["test"]["force_mae"]
-    assert tmp_path / "run" / "checkpoints" / MODEL_FILE in recording_tracker.artifacts
+    assert tmp_path / "run" / "checkpoints" / SGDML_MODEL_FILE in recording_tracker.artifacts
     assert not (tmp_path / "run" / "model.pt").exists()
     assert np.isfinite(results["stages"][-1]["best_validation_loss"])
     assert recording_tracker.status == "FINISHED"

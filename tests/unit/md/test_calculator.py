@@ -11,7 +11,7 @@ from ase import Atoms, units
 from md_toy import SpringModel, ethanol_start, save_run
 
 from harness.errors import ConfigError
-from harness.md.calculator import ForceFieldCalculator, ReplicaForces
+from harness.md.calculator import ForceFieldCalculator, ReplicaForces, load_calculator
 from harness.md.loading import prepare_for_inference
 from models import build_model
 from models.base import energy_and_forces
@@ -103,7 +103,7 @@ def test_a_calculator_loaded_from_a_run_folder_is_the_saved_model(tmp_path: Path
     model = build_model("egnn", {"n_features": 8, "n_layers": 1})
     folder = save_run(tmp_path / "run", weights=model)
     atoms, again = displaced_ethanol(), displaced_ethanol()
-    atoms.calc = ForceFieldCalculator.load(folder)
+    atoms.calc = load_calculator(folder)
     again.calc = ForceFieldCalculator(model)
     assert atoms.get_potential_energy() == pytest.approx(again.get_potential_energy(),
                                                          rel=1e-12)
