@@ -21,54 +21,12 @@ import numpy as np
 
 from harness.data.frames import FrameSet
 from harness.model_file import SGDML_MODEL_FILE
+from harness.sgdml_package import sgdml_api
 from harness.train.checkpoint import seed_everything
 from harness.train.config import LossSettings, SgdmlSettings
 from harness.train.methods import MethodContext, MethodOutcome, Splits, graphs, stage_seed
 from harness.train.metrics import force_energy_metrics
 from harness.train.trainer import StageResult
-
-
-def ensure_numpy_in1d() -> bool:
-    """Alias ``numpy.in1d`` to ``numpy.isin`` when numpy lacks it; True when it added it.
-
-    sgdml 1.0.3 calls ``numpy.in1d`` (when it subsamples training frames itself), which
-    numpy 2.4 removed; ``isin`` is its documented replacement with the same arguments and
-    result for 1-d input. An existing ``in1d`` is left alone.
-    """
-    if hasattr(np, "in1d"):
-        return False
-    np.in1d = np.isin
-    return True
-
-
-@contextmanager
-def sgdml_imports() -> Iterator[None]:
-    """Import from ``sgdml`` inside this block: behind the numpy shim, the logging kept.
-
-    Importing ``sgdml`` makes its coloured logger the class of every logger created later in
-    the process; the previous class is restored so other libraries keep their logging.
-    """
-    ensure_numpy_in1d()
-    logger_class = logging.getLoggerClass()
-    try:
-        yield
-    finally:
-        logging.setLoggerClass(logger_class)
-
-
-def sgdml_api() -> tuple[type, type]:
-    """sGDML's ``GDMLTrain`` and ``GDMLPredict``."""
-    with sgdml_imports():
-        from sgdml.predict import GDMLPredict
-        from sgdml.train import GDMLTrain
-    return GDMLTrain, GDMLPredict
-
-
-def sgdml_ase_calculator() -> type:
-    """sGDML's own ASE calculator class, ``sgdml.intf.ase_calc.SGDMLCalculator``."""
-    with sgdml_imports():
-        from sgdml.intf.ase_calc import SGDMLCalculator
-    return SGDMLCalculator
 
 
 @contextmanager

@@ -14,9 +14,9 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import all_changes
 
-from harness.baselines.sgdml import sgdml_ase_calculator
 from harness.data.units import KCAL_PER_MOL_IN_EV
 from harness.errors import ConfigError
+from harness.sgdml_package import sgdml_ase_calculator
 
 SGDMLCalculator = sgdml_ase_calculator()
 # It warns on every construction to pass the conversion factors, which this module does.

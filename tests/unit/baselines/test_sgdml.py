@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 from baseline_toy import baseline_config
 
-from harness.baselines.sgdml import (
-    ensure_numpy_in1d,
-    sgdml_api,
-    sgdml_ase_calculator,
-    sgdml_predict,
-    sgdml_trainer,
-)
+from harness.baselines.sgdml import sgdml_predict, sgdml_trainer
 from harness.errors import ConfigError
 from harness.model_file import SGDML_MODEL_FILE
+from harness.sgdml_package import ensure_numpy_in1d, sgdml_api, sgdml_ase_calculator
 from harness.train import experiment
 from harness.train.config import parse_config
 from harness.train.experiment import run_method
