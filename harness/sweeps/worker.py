@@ -214,7 +214,10 @@ class Worker:
         if problem is not None:
             self._fail(claimed, run_id, problem)
             return
-        self.tracking.log_metrics(run_id, {**metrics_on_test_frames(results), **metrics})
+        logged_by_the_run = {Metrics.BUDGET_SPENT}  # experiment.run's outcome metrics
+        self.tracking.log_metrics(run_id, {**metrics_on_test_frames(results),
+                                           **{name: value for name, value in metrics.items()
+                                              if name not in logged_by_the_run}})
         self.tracking.terminate(run_id, "FINISHED")
         self._complete(claimed, results, metrics, started, training_seconds)
 

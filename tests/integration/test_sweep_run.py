@@ -96,6 +96,16 @@ def test_search_api_groups_the_selected_runs_by_method(finished_sweep: Path) -> 
     assert by_method == {"asteroid": 1, "delta_ml": 1, "standard": 1}
 
 
+def test_a_trial_logs_each_of_its_final_metrics_once(finished_sweep: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri(finished_sweep))
+    [run, *_] = [run for run in mlflow_runs(finished_sweep, "run")
+                 if run.info.status == "FINISHED"]
+    for name in CONTRACT_METRICS:
+        assert len(client.get_metric_history(run.info.run_id, name)) == 1, name
+
+
 def test_trial_artifacts_are_in_the_explicit_artifact_location(finished_sweep: Path) -> None:
     from mlflow.tracking import MlflowClient
 
