@@ -26,10 +26,13 @@ Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
+# Methods that weight the inaccurate frames by their bias: they read the asteroid section, and
+# a sweep gives them one trial per gamma.
+BIAS_AWARE_METHODS = ("asteroid", "no_ft")
 # The config sections only some methods read; the others leave them out of their MLflow
 # params, so that a run's page lists only what shaped it.
 SECTIONS_READ_BY = {
-    "asteroid": ("asteroid", "no_ft"),
+    "asteroid": BIAS_AWARE_METHODS,
     "score_matching": ("score_matching",),
     "fine_tune": ("asteroid", "no_bat", "score_matching"),
     "schedules.inaccurate": ("asteroid", "no_bat", "no_ft", "inaccurate_only"),

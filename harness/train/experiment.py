@@ -43,6 +43,7 @@ from harness.train.bias_diagnostics import true_bias
 from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
+    BIAS_AWARE_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
     TrainConfig,
@@ -154,7 +155,7 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
         n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
         split_seed=data.split_seed, train_seed=config.seed,
         cap_inaccurate=data.budget is not None and data.cap_to_available)
-    bias_aware = config.method in ("asteroid", "no_ft")
+    bias_aware = config.method in BIAS_AWARE_METHODS
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
                     inaccurate_level=inaccurate,
