@@ -2,8 +2,8 @@
 
 B(x) = reduction over atoms and components of |F(x; theta_0) - f(x)|, in kcal/mol/A with the
 ``mean`` reduction (the authors' code, the scale of the paper's gamma grid) or summed over the
-3k components with ``sum`` (the paper's L1 norm). Optionally B is divided by its median over
-the frames, which makes gamma unit-free and independent of molecule size.
+3k components with ``sum`` (the paper's L1 norm). What a gamma means, on B, on B over its
+median or as a share of the effective sample size, is ``gamma_scale``'s.
 """
 
 from __future__ import annotations
@@ -27,5 +27,11 @@ def normalise_by_median(bias: np.ndarray) -> np.ndarray:
 
 
 def bias_weights(bias: np.ndarray, gamma: float) -> np.ndarray:
-    """w = exp(-B / gamma), in (0, 1]."""
+    """w = exp(-B / gamma), in (0, 1]; gamma infinite gives uniform weights."""
     return np.exp(-np.asarray(bias, dtype=np.float64) / gamma)
+
+
+def effective_sample_fraction(weights: np.ndarray) -> float:
+    """(sum w)^2 / (n sum w^2): 1 for uniform weights, 1/n when one frame takes all."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return float(weights.sum() ** 2 / (len(weights) * np.square(weights).sum()))

@@ -2,9 +2,9 @@
 
 - standard: Eq. 1 on the accurate training frames.
 - asteroid: stage 1 (theta_0 on accurate frames), bias of every inaccurate training frame,
-  then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma)) and stage 3
-  (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss
-  (``gamma_selection``).
+  then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma), gamma as
+  ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage 2's model on the accurate
+  frames); gamma chosen by validation loss (``gamma_selection``).
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
 - inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
   cheap labels alone (the MD stability comparison's third arm).
@@ -35,10 +35,11 @@ from harness.data.pairing import pair_frames
 from harness.errors import ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
-from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
+from harness.train.bias import bias_weights, force_discrepancy
 from harness.train.bias_diagnostics import bias_diagnostics
 from harness.train.checkpoint import seed_everything, stage_checkpoint
-from harness.train.config import Schedule, TrainConfig
+from harness.train.config import AsteroidSettings, Schedule, TrainConfig
+from harness.train.gamma_scale import applied_gamma, bias_for_weights
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
@@ -199,9 +200,8 @@ def standard(context: MethodContext, splits: Splits) -> MethodOutcome:
     return MethodOutcome(model, graphs(context, splits.test), [result])
 
 
-def stage_one_bias(context: MethodContext, splits: Splits
-                   ) -> tuple[StageResult, np.ndarray, np.ndarray]:
-    """Train theta_0 on the accurate frames; raw and used bias of each inaccurate frame."""
+def stage_one_bias(context: MethodContext, splits: Splits) -> tuple[StageResult, np.ndarray]:
+    """Train theta_0 on the accurate frames; the bias B of each inaccurate frame."""
     config = context.config
     model = fresh_model(context, STAGE_ONE, splits.accurate_train)
     result = run_stage(context, STAGE_ONE, model, config.schedules.accurate,
@@ -209,9 +209,16 @@ def stage_one_bias(context: MethodContext, splits: Splits
     inaccurate = splits.inaccurate_train
     _, predicted = predict(model, graphs(context, inaccurate),
                            config.schedules.accurate.evaluation_batch_size, context.device)
-    raw = force_discrepancy(predicted, inaccurate.forces, config.asteroid.bias_reduction)
-    used = normalise_by_median(raw) if config.asteroid.normalise_bias else raw
-    return result, raw, used
+    return result, force_discrepancy(predicted, inaccurate.forces, config.asteroid.bias_reduction)
+
+
+def applied_gammas(bias_used: np.ndarray, settings: AsteroidSettings) -> dict[float, float]:
+    """The gamma of exp(-B_used / gamma) that each value of the grid stands for."""
+    try:
+        return {gamma: applied_gamma(bias_used, gamma, settings.gamma_scale)
+                for gamma in settings.gammas}
+    except ValueError as error:  # a share of the effective sample that no gamma reaches
+        raise ConfigError("<config>", "asteroid.gammas", str(error)) from None
 
 
 def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
@@ -221,9 +228,12 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     config = context.config
     stages: list[StageResult] = []
     bias_table: dict[str, np.ndarray] | None = None
+    gamma_of: dict[float, float] = {}  # grid value -> the gamma its weights use
     if bias_aware:
-        stage_one, raw_bias, used_bias = stage_one_bias(context, splits)
+        stage_one, raw_bias = stage_one_bias(context, splits)
         stages.append(stage_one)
+        used_bias = bias_for_weights(raw_bias, config.asteroid.gamma_scale)
+        gamma_of = applied_gammas(used_bias, config.asteroid)
         bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": raw_bias,
                       "bias_used": used_bias}
         if splits.true_bias is not None:
@@ -236,7 +246,7 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     trained: dict[str, dict[str, torch.Tensor]] = {}
     weights_by_gamma: dict[float, np.ndarray] = {}
     for gamma in gammas:
-        weights = None if gamma is None else bias_weights(used_bias, gamma)
+        weights = None if gamma is None else bias_weights(used_bias, gamma_of[gamma])
         if bias_table is not None and weights is not None:
             bias_table[weight_column(gamma)] = weights
             weights_by_gamma[gamma] = weights
@@ -268,6 +278,9 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
                                                  for candidate in candidates},
+                       applied_gamma=gamma_of.get(choice.chosen_gamma),
+                       applied_gamma_by_gamma={number_tag(gamma): applied
+                                               for gamma, applied in gamma_of.items()},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
                                                          splits.true_bias, choice.chosen_gamma))

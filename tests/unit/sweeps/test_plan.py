@@ -97,6 +97,8 @@ def test_baselines_bring_their_own_model_and_run_once_per_dataset() -> None:
     ({"methods": [{"name": "no_bat", "levels": ["dft"]}]}, "methods.0.levels", "dft"),
     ({"budgets": [1]}, "budgets", "leaves 0 accurate frames"),
     ({"train": {"loss": {"rho": 2}}}, "train.loss.rho", "in the training config of trial"),
+    ({"train": {"asteroid": {"gamma_scale": "effective_sample_size"}}}, "train.asteroid",
+     "in (0, 1]"),
 ])
 def test_plan_errors_name_the_spec_key(changes: dict, key_path: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -14,7 +14,7 @@ from train_toy import context, toy_frames, toy_splits
 from harness.baselines import BASELINE_METHODS
 from harness.errors import ConfigError
 from harness.train import methods
-from harness.train.bias import bias_weights
+from harness.train.bias import bias_weights, effective_sample_fraction
 from harness.train.config import Method
 from harness.train.experiment import METHODS, convergence_warnings, run_method
 from harness.train.methods import TRAINING_METHODS
@@ -108,9 +108,26 @@ def test_a_fine_tuning_worse_than_stage_one_and_capped_stages_are_warned_about()
 
 def test_median_normalised_bias_has_median_one(tmp_path: Path) -> None:
     outcome = run_method(context(tmp_path, "asteroid", asteroid={
-        "gammas": [1.0], "normalise_bias": True}), toy_splits())
+        "gammas": [1.0], "gamma_scale": "median"}), toy_splits())
     assert np.median(outcome.bias_table["bias_used"]) == pytest.approx(1.0)
     assert not np.allclose(outcome.bias_table["bias"], outcome.bias_table["bias_used"])
+
+
+def test_effective_sample_scale_solves_the_gamma_that_keeps_each_share(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = StageRecorder(monkeypatch)
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [0.3, 1.0], "gamma_scale": "effective_sample_size"}), toy_splits())
+    table, details = outcome.bias_table, outcome.details
+    assert np.allclose(table["bias_used"], table["bias"] - table["bias"].min())
+    solved = details["applied_gamma_by_gamma"]
+    assert 0 < solved["0.3"] < np.inf and solved["1"] == np.inf
+    assert np.allclose(recorder.weights["stage2_gamma0.3"],
+                       bias_weights(table["bias_used"], solved["0.3"]))
+    assert np.all(recorder.weights["stage2_gamma1"] == 1.0)  # the whole sample: uniform
+    assert effective_sample_fraction(table["weight_gamma0.3"]) == pytest.approx(0.3)
+    assert details["bias_diagnostics"]["ess_fraction_gamma0.3"] == pytest.approx(0.3)
+    assert details["applied_gamma"] == solved[f"{details['chosen_gamma']:g}"]
 
 
 def test_ablations_drop_weights_or_fine_tuning(tmp_path: Path,
