@@ -178,11 +178,14 @@ class LossSettings(Strict):
 
 
 class AsteroidSettings(Strict):
-    """Bias B = reduction over atoms and components of |F(x; theta_0) - f| (kcal/mol/A), and
-    what the gamma grid means.
+    """How the bias B of each inaccurate frame is estimated and what the gamma grid means.
 
-    ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the paper's gamma
-    grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger).
+    ``bias_estimator``: ``stage_one`` (the paper: B = |F(x; theta_0) - f|, theta_0 trained on
+    the accurate frames) or ``correction_model`` (a Delta-ML model of f_accurate - f_cheap
+    trained on the accurate training frames' cheap labels, which the level must have on the
+    same geometries: B = |predicted correction|). Either way B is reduced over atoms and
+    components by ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the
+    paper's gamma grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger).
     ``gamma_scale`` (``harness.train.gamma_scale``): ``absolute``, the paper's gamma on B;
     ``median``, gamma in units of B's median over the inaccurate training frames;
     ``effective_sample_size``, each gamma in (0, 1] is the share of the effective sample size
@@ -191,6 +194,7 @@ class AsteroidSettings(Strict):
 
     gammas: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0, 2.0], min_length=1)
     gamma_scale: GammaScale = "absolute"
+    bias_estimator: Literal["stage_one", "correction_model"] = "stage_one"
     bias_reduction: Literal["mean", "sum"] = "mean"
 
     @model_validator(mode="after")

@@ -51,6 +51,7 @@ from harness.train.config import (
     parameters_of,
 )
 from harness.train.methods import (
+    CHEAP_LABELS_BEYOND_POOL,
     TRAINING_METHODS,
     MethodContext,
     MethodOutcome,
@@ -174,11 +175,13 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
 def labels_paid(config: TrainConfig, sizes: dict[str, Any], details: dict[str, Any]
                 ) -> Allocation:
     """What a finished run paid for: its accurate frames and the inaccurate labels it trained
-    on (Delta-ML: one per paired accurate frame, from the method's ``details``)."""
+    on (Delta-ML: one per paired accurate frame; a correction-model bias estimator: also those
+    of accurate training geometries outside the inaccurate training frames; both from the
+    method's ``details``)."""
     if config.method not in METHODS_WITH_INACCURATE_LABELS:
         return Allocation(sizes["n_accurate_train"])
     n_inaccurate = (details["n_paired_train"] if config.method == "delta_ml"
-                    else sizes["n_inaccurate_train"])
+                    else sizes["n_inaccurate_train"] + details.get(CHEAP_LABELS_BEYOND_POOL, 0))
     return Allocation(sizes["n_accurate_train"], n_inaccurate, sizes["cost_ratio"])
 
 
