@@ -79,6 +79,9 @@ class Metrics:
     N_INACCURATE_TRAIN = "n_inaccurate_train"
     BUDGET_SPENT = "budget_spent"  # accurate-label equivalents the run paid
     CHOSEN_GAMMA = "chosen_gamma"  # bias-aware runs: the gamma validation chose
+    # ... and the gamma of exp(-B used / gamma) it stands for (``asteroid.gamma_scale``:
+    # itself, or solved for a share of the effective sample size; inf: uniform weights)
+    APPLIED_GAMMA = "applied_gamma"
     BIAS_MEDIAN = "bias_median"  # of B over the inaccurate training frames (kcal/mol/A)
     BIAS_MEAN = "bias_mean"
     STAGES_STILL_IMPROVING = "training.stages_still_improving"

@@ -98,7 +98,7 @@ def trial_config(size: SliceSize, method: str, seed: int, data_dir: Path) -> dic
         "device": size.device, "cpu_threads": 1, "progress": False,
         "data": data,
         "model": {"name": "egnn", "hyperparameters": dict(size.hyperparameters)},
-        "asteroid": {"gammas": list(size.gammas), "normalise_bias": True},
+        "asteroid": {"gammas": list(size.gammas), "gamma_scale": "median"},
         "schedules": {kind: dict(schedule) for kind, schedule in size.schedules.items()},
         "tracking": {"enabled": False},
     }

@@ -1,9 +1,10 @@
 """What the bias-aware trials did to their inaccurate frames: bias B and weights exp(-B/gamma).
 
 Each table (one per trial, from its ``bias/bias_weights.npz`` artifact) holds frame_id, bias
-(kcal/mol/A), bias_used (what the weights were computed from: B, or B over its median when
-the sweep normalises it) and weight_gamma<g>. Weights near 0 for most frames mean stage 2
-learned from few frames; weights near 1 mean bias-aware training was plain pre-training.
+(kcal/mol/A), bias_used (what the weights were computed from, by ``asteroid.gamma_scale``: B,
+B over its median, or B above its smallest value) and weight_gamma<g>. Weights near 0 for
+most frames mean stage 2 learned from few frames; weights near 1 mean bias-aware training was
+plain pre-training.
 """
 
 from __future__ import annotations

@@ -42,6 +42,9 @@ from harness.report.tables import (
 MAE_LABEL = f"test force MAE ({UNIT})"
 BUDGET_LABEL = "budget (accurate-label equivalents)"
 TITLE_WIDTH = 60
+# The bias histogram's axis when the weights did not use B itself (``_bias_used``)
+BIAS_USED_LABELS = {"B / median B": "B used by the weights: B / median B (dimensionless)",
+                    "B - min B": f"B used by the weights: B - min B ({UNIT})"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 DODGE = 0.03  # relative x offset between series on a log axis
 
@@ -248,10 +251,14 @@ def md_figures(md: pd.DataFrame, folder: Path) -> list[Figure]:
     return figures
 
 
-def _normalised(tables: list[dict[str, np.ndarray]]) -> bool:
-    """Whether the weights used B over its median rather than B itself."""
-    return any("bias_used" in table and not np.allclose(table["bias_used"], table["bias"])
-               for table in tables)
+def _bias_used(tables: list[dict[str, np.ndarray]]) -> str:
+    """What the weights used (``asteroid.gamma_scale``): B, B over its median, or B above its
+    smallest value."""
+    for table in tables:
+        bias, used = table["bias"], table.get("bias_used", table["bias"])
+        if not np.allclose(used, bias):
+            return "B - min B" if np.allclose(used, bias - bias.min()) else "B / median B"
+    return "B"
 
 
 def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.ndarray]],
@@ -265,8 +272,8 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
     for (sweep, molecule, model, level), runs in statistics.groupby(keys, sort=False):
         name = f"{sweep}: {molecule}, {model}, {level}"
         figure, (bias_axis, weight_axis) = plt.subplots(1, 2, figsize=(12, 4))
-        normalised = _normalised([bias_tables[run_id] for run_id in runs["run_id"]])
-        column = "bias_used" if normalised else "bias"
+        used = _bias_used([bias_tables[run_id] for run_id in runs["run_id"]])
+        column = "bias" if used == "B" else "bias_used"
         for budget, cells in runs.groupby("budget"):
             first = cells.drop_duplicates(["method", "seed"])["run_id"]
             values = np.concatenate([bias_tables[run_id][column] for run_id in first])
@@ -279,8 +286,8 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
             if present:
                 weight_axis.hist(np.concatenate(present), bins=50, range=(0, 1),
                                  histtype="step", label=f"γ={number_text(gamma)}")
-        bias_axis.set(xlabel="B used by the weights: B / median B (dimensionless)" if normalised
-                      else f"bias B ({UNIT})", ylabel="density of inaccurate frames")
+        bias_axis.set(xlabel=BIAS_USED_LABELS.get(used, f"bias B ({UNIT})"),
+                      ylabel="density of inaccurate frames")
         median = f"median B {runs['bias_median'].mean():.2f} {UNIT}"
         _title(bias_axis, f"Bias of the {level_name(level)} labels: {molecule}, "
                           f"{model_name(model)} ({sweep} sweep); {median}")
@@ -292,7 +299,7 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
         figure.subplots_adjust(wspace=0.45)
         figures.append(Figure(_save(figure, folder, f"bias-weights {name}"),
                               f"Bias and weight histograms ({name}; {median}; the weights "
-                              f"use {'B / median B' if normalised else 'B'})."))
+                              f"use {used})."))
     return figures
 
 

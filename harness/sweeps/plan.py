@@ -28,11 +28,11 @@ from harness.mlflow_record import Tags, number_tag, setting_tags
 from harness.sweeps.spec import DatasetSpec, LevelSpec, MethodSpec, ModelSpec, SweepSpec, deep_merge
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
+    BIAS_AWARE_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
     parse_config,
 )
 
-GAMMA_METHODS = ("asteroid", "no_ft")  # bias-aware: one trial per gamma, chosen on validation
 UNLABELED_METHODS = ("score_matching",)
 
 
@@ -217,7 +217,7 @@ def make_plan(spec: SweepSpec, source: str = "<spec>") -> Plan:
     for gamma_index, gamma in enumerate(spec.gammas):
         for seed in spec.seeds:
             for cell, dataset, model, level in cells:
-                with_gamma = cell.method in GAMMA_METHODS
+                with_gamma = cell.method in BIAS_AWARE_METHODS
                 if not with_gamma and gamma_index > 0:
                     continue
                 trial_gamma = gamma if with_gamma else None

@@ -19,8 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.sweeps.plan import GAMMA_METHODS
 from harness.train.checkpoint import checkpoint_folder, stage_checkpoint
+from harness.train.config import BIAS_AWARE_METHODS
 from harness.train.methods import STAGE_ONE
 from harness.train.trainer import stage_finished
 from harness.versions import trial_versions
@@ -56,7 +56,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 def adopt(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
     """Give a trial that has not started stage 1 the shared, finished stage 1; True if so."""
-    if config["method"] not in GAMMA_METHODS:
+    if config["method"] not in BIAS_AWARE_METHODS:
         return False
     own, shared = stage_one_checkpoint(trial_folder), shared_checkpoint(state_dir, config)
     if own.exists() or not shared.exists():
@@ -67,7 +67,7 @@ def adopt(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
 
 def publish(config: dict[str, Any], trial_folder: Path, state_dir: Path) -> bool:
     """Share a trial's stage 1 once it has finished (stopped early or at its limit)."""
-    if config["method"] not in GAMMA_METHODS:
+    if config["method"] not in BIAS_AWARE_METHODS:
         return False
     own, shared = stage_one_checkpoint(trial_folder), shared_checkpoint(state_dir, config)
     if shared.exists() or not own.exists():

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from harness.data.frames import FrameSet
+from harness.train.bias import effective_sample_fraction
 
 MIN_FRAMES_WITH_TRUTH = 10  # fewer: no correlation is reported
 WORST_SHARE = 0.1  # the decile of frames with the largest true bias
@@ -32,12 +33,6 @@ def true_bias(accurate: FrameSet, cheap: FrameSet) -> np.ndarray:
         if match is not None:
             truth[row] = float(np.abs(accurate.forces[match] - cheap.forces[row]).mean())
     return truth
-
-
-def effective_sample_fraction(weights: np.ndarray) -> float:
-    """(sum w)^2 / (n sum w^2): 1 for uniform weights, 1/n when one frame takes all."""
-    weights = np.asarray(weights, dtype=np.float64)
-    return float(weights.sum() ** 2 / (len(weights) * np.square(weights).sum()))
 
 
 def worst_frames_found(bias: np.ndarray, truth: np.ndarray) -> float:

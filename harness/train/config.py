@@ -26,10 +26,15 @@ Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
+# Methods that weight the inaccurate frames by their bias: they read the asteroid section, and
+# a sweep gives them one trial per gamma.
+BIAS_AWARE_METHODS = ("asteroid", "no_ft")
+# What a value of the gamma grid means (``harness.train.gamma_scale``).
+GammaScale = Literal["absolute", "median", "effective_sample_size"]
 # The config sections only some methods read; the others leave them out of their MLflow
 # params, so that a run's page lists only what shaped it.
 SECTIONS_READ_BY = {
-    "asteroid": ("asteroid", "no_ft"),
+    "asteroid": BIAS_AWARE_METHODS,
     "score_matching": ("score_matching",),
     "fine_tune": ("asteroid", "no_bat", "score_matching"),
     "schedules.inaccurate": ("asteroid", "no_bat", "no_ft", "inaccurate_only"),
@@ -173,21 +178,33 @@ class LossSettings(Strict):
 
 
 class AsteroidSettings(Strict):
-    """Bias B = reduction over atoms and components of |F(x; theta_0) - f| (kcal/mol/A).
+    """How the bias B of each inaccurate frame is estimated and what the gamma grid means.
 
-    ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the paper's gamma
-    grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger). ``normalise_bias``
-    divides B by its median over the inaccurate training frames (off: the paper's raw B).
+    ``bias_estimator``: ``stage_one`` (the paper: B = |F(x; theta_0) - f|, theta_0 trained on
+    the accurate frames) or ``correction_model`` (a Delta-ML model of f_accurate - f_cheap
+    trained on the accurate training frames' cheap labels, which the level must have on the
+    same geometries: B = |predicted correction|). Either way B is reduced over atoms and
+    components by ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the
+    paper's gamma grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger).
+    ``gamma_scale`` (``harness.train.gamma_scale``): ``absolute``, the paper's gamma on B;
+    ``median``, gamma in units of B's median over the inaccurate training frames;
+    ``effective_sample_size``, each gamma in (0, 1] is the share of the effective sample size
+    the weights keep (1: uniform), and the gamma that does so is solved for on B.
     """
 
     gammas: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0, 2.0], min_length=1)
+    gamma_scale: GammaScale = "absolute"
+    bias_estimator: Literal["stage_one", "correction_model"] = "stage_one"
     bias_reduction: Literal["mean", "sum"] = "mean"
-    normalise_bias: bool = False
 
     @model_validator(mode="after")
-    def _positive_gammas(self) -> AsteroidSettings:
+    def _gammas_on_their_scale(self) -> AsteroidSettings:
         if any(gamma <= 0 for gamma in self.gammas):
             raise ValueError("every gamma must be positive")
+        if self.gamma_scale == "effective_sample_size" and any(gamma > 1 for gamma in
+                                                              self.gammas):
+            raise ValueError(f"with gamma_scale effective_sample_size every gamma is a share of "
+                             f"the effective sample size, in (0, 1]; got {self.gammas}")
         return self
 
 

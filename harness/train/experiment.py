@@ -44,6 +44,7 @@ from harness.train.bias_diagnostics import true_bias
 from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
+    BIAS_AWARE_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
     TrainConfig,
@@ -51,6 +52,7 @@ from harness.train.config import (
     parameters_of,
 )
 from harness.train.methods import (
+    CHEAP_LABELS_BEYOND_POOL,
     TRAINING_METHODS,
     MethodContext,
     MethodOutcome,
@@ -157,7 +159,7 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
         n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
         split_seed=data.split_seed, train_seed=config.seed,
         cap_inaccurate=data.budget is not None and data.cap_to_available)
-    bias_aware = config.method in ("asteroid", "no_ft")
+    bias_aware = config.method in BIAS_AWARE_METHODS
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
                     inaccurate_level=inaccurate,
@@ -176,11 +178,13 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
 def labels_paid(config: TrainConfig, sizes: dict[str, Any], details: dict[str, Any]
                 ) -> Allocation:
     """What a finished run paid for: its accurate frames and the inaccurate labels it trained
-    on (Delta-ML: one per paired accurate frame, from the method's ``details``)."""
+    on (Delta-ML: one per paired accurate frame; a correction-model bias estimator: also those
+    of accurate training geometries outside the inaccurate training frames; both from the
+    method's ``details``)."""
     if config.method not in METHODS_WITH_INACCURATE_LABELS:
         return Allocation(sizes["n_accurate_train"])
     n_inaccurate = (details["n_paired_train"] if config.method == "delta_ml"
-                    else sizes["n_inaccurate_train"])
+                    else sizes["n_inaccurate_train"] + details.get(CHEAP_LABELS_BEYOND_POOL, 0))
     return Allocation(sizes["n_accurate_train"], n_inaccurate, sizes["cost_ratio"])
 
 
@@ -261,9 +265,11 @@ def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:
 
 
 def outcome_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """The chosen gamma, the bias statistics and the budget spent, where the run has them."""
+    """The chosen gamma and the gamma its weights used, the bias statistics and the budget
+    spent, where the run has them."""
     details = results["details"]
     found = {Metrics.CHOSEN_GAMMA: details.get("chosen_gamma"),
+             Metrics.APPLIED_GAMMA: details.get("applied_gamma"),
              Metrics.BIAS_MEDIAN: details.get("bias_median"),
              Metrics.BIAS_MEAN: details.get("bias_mean"),
              Metrics.BUDGET_SPENT: results.get("budget_spent"),

@@ -1,10 +1,11 @@
 """The methods as compositions of stages, each one configuration key away.
 
 - standard: Eq. 1 on the accurate training frames.
-- asteroid: stage 1 (theta_0 on accurate frames), bias of every inaccurate training frame,
-  then per gamma stage 2 (fresh model, Eq. 2 with weights exp(-B/gamma)) and stage 3
-  (fine-tune stage 2's model on the accurate frames); gamma chosen by validation loss
-  (``gamma_selection``).
+- asteroid: stage 1 (theta_0 on accurate frames, or with ``asteroid.bias_estimator:
+  correction_model`` a model of accurate - inaccurate labels on the accurate frames' pairs),
+  bias of every inaccurate training frame, then per gamma stage 2 (fresh model, Eq. 2 with
+  weights exp(-B/gamma), gamma as ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage
+  2's model on the accurate frames); gamma chosen by validation loss (``gamma_selection``).
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
 - inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
   cheap labels alone (the MD stability comparison's third arm).
@@ -31,23 +32,28 @@ import torch
 from torch_geometric.data import Data
 
 from harness.data.frames import FrameSet
-from harness.data.pairing import pair_frames
+from harness.data.pairing import matches_any, pair_frames
 from harness.errors import UNKNOWN_CONFIG, ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
-from harness.train.bias import bias_weights, force_discrepancy, normalise_by_median
+from harness.train.bias import absolute_reduction, bias_weights, force_discrepancy
 from harness.train.bias_diagnostics import bias_diagnostics
 from harness.train.checkpoint import seed_everything, stage_checkpoint
-from harness.train.config import Schedule, TrainConfig
+from harness.train.config import AsteroidSettings, Schedule, TrainConfig
+from harness.train.gamma_scale import applied_gamma, bias_for_weights
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
 from harness.train.trainer import StageResult, Trainer, ValidationCallback
 from models import ForceField, HyperparameterError, build_model
 
-STAGE_ONE = "stage1"  # the stage name (and checkpoint) of theta_0, shared across gammas
+STAGE_ONE = "stage1"  # the stage name (and checkpoint) of the bias estimator's model, shared
+# across gammas: theta_0, or the correction model
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
 SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
+# The details key of the cheap labels a correction model paid for beyond the inaccurate
+# training frames: those of accurate training geometries that the cheap pool did not draw.
+CHEAP_LABELS_BEYOND_POOL = "n_cheap_labels_beyond_inaccurate_train"
 
 
 @dataclass(frozen=True)
@@ -192,26 +198,79 @@ def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Spli
                      supervised_loss(context.config), splits.accurate_train, splits.validation)
 
 
+def supervised_stage(context: MethodContext, name: str, train_frames: FrameSet,
+                     validation_frames: FrameSet) -> tuple[ForceField, StageResult]:
+    """A fresh model trained with Eq. 1 on ``train_frames`` on the accurate schedule."""
+    model = fresh_model(context, name, train_frames)
+    result = run_stage(context, name, model, context.config.schedules.accurate,
+                       supervised_loss(context.config), train_frames, validation_frames)
+    return model, result
+
+
 def standard(context: MethodContext, splits: Splits) -> MethodOutcome:
-    model = fresh_model(context, "standard", splits.accurate_train)
-    result = run_stage(context, "standard", model, context.config.schedules.accurate,
-                       supervised_loss(context.config), splits.accurate_train, splits.validation)
+    model, result = supervised_stage(context, "standard", splits.accurate_train,
+                                     splits.validation)
     return MethodOutcome(model, graphs(context, splits.test), [result])
 
 
-def stage_one_bias(context: MethodContext, splits: Splits
-                   ) -> tuple[StageResult, np.ndarray, np.ndarray]:
-    """Train theta_0 on the accurate frames; raw and used bias of each inaccurate frame."""
+@dataclass(frozen=True)
+class BiasEstimate:
+    """Stage 1's result, B per inaccurate training frame (kcal/mol/A with the mean
+    reduction) and what the estimator records about itself."""
+
+    stage: StageResult
+    bias: np.ndarray
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
+    """Stage 1 with ``asteroid.bias_estimator``: theta_0 on the accurate frames and
+    B = |F(x; theta_0) - f|, or a correction model and B = |predicted f_accurate - f_cheap|."""
     config = context.config
-    model = fresh_model(context, STAGE_ONE, splits.accurate_train)
-    result = run_stage(context, STAGE_ONE, model, config.schedules.accurate,
-                       supervised_loss(config), splits.accurate_train, splits.validation)
     inaccurate = splits.inaccurate_train
-    _, predicted = predict(model, graphs(context, inaccurate),
-                           config.schedules.accurate.evaluation_batch_size, context.device)
-    raw = force_discrepancy(predicted, inaccurate.forces, config.asteroid.bias_reduction)
-    used = normalise_by_median(raw) if config.asteroid.normalise_bias else raw
-    return result, raw, used
+    reduction = config.asteroid.bias_reduction
+    if config.asteroid.bias_estimator == "correction_model":
+        train, validation = (paired_differences(frames, splits.inaccurate_level, role)
+                             for frames, role in ((splits.accurate_train, "accurate training"),
+                                                  (splits.validation, "validation")))
+        model, result = supervised_stage(context, STAGE_ONE, train, validation)
+        beyond = int((~matches_any(train, inaccurate)).sum())
+        return BiasEstimate(result, absolute_reduction(predicted_forces(context, model,
+                                                                        inaccurate), reduction),
+                            {"n_correction_pairs_train": len(train),
+                             "n_correction_pairs_validation": len(validation),
+                             CHEAP_LABELS_BEYOND_POOL: beyond})
+    model, result = supervised_stage(context, STAGE_ONE, splits.accurate_train,
+                                     splits.validation)
+    return BiasEstimate(result, force_discrepancy(predicted_forces(context, model, inaccurate),
+                                                  inaccurate.forces, reduction))
+
+
+def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
+                     ) -> np.ndarray:
+    _, forces = predict(model, graphs(context, frames),
+                        context.config.schedules.accurate.evaluation_batch_size, context.device)
+    return forces
+
+
+def paired_differences(frames: FrameSet, inaccurate: FrameSet, role: str) -> FrameSet:
+    """``label_differences`` for the correction model, which cannot learn from no pair."""
+    differences = label_differences(frames, inaccurate)
+    if not len(differences):
+        raise ConfigError(UNKNOWN_CONFIG, "asteroid.bias_estimator",
+                          f"correction_model needs {role} frames that also carry "
+                          f"'{inaccurate.level}' labels (same geometries); none of the "
+                          f"{len(frames)} of {frames.source} does: use stage_one")
+    return differences
+
+
+def applied_gammas(bias_used: np.ndarray, settings: AsteroidSettings) -> dict[float, float]:
+    """The gamma of exp(-B_used / gamma) that each value of the grid stands for."""
+    try:
+        return {gamma: applied_gamma(bias_used, gamma, settings.gamma_scale)
+                for gamma in settings.gammas}
+    except ValueError as error:  # a share of the effective sample that no gamma reaches
+        raise ConfigError(UNKNOWN_CONFIG, "asteroid.gammas", str(error)) from None
 
 
 def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
@@ -221,10 +280,13 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     config = context.config
     stages: list[StageResult] = []
     bias_table: dict[str, np.ndarray] | None = None
+    gamma_of: dict[float, float] = {}  # grid value -> the gamma its weights use
     if bias_aware:
-        stage_one, raw_bias, used_bias = stage_one_bias(context, splits)
-        stages.append(stage_one)
-        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": raw_bias,
+        estimate = stage_one_bias(context, splits)
+        stages.append(estimate.stage)
+        used_bias = bias_for_weights(estimate.bias, config.asteroid.gamma_scale)
+        gamma_of = applied_gammas(used_bias, config.asteroid)
+        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": estimate.bias,
                       "bias_used": used_bias}
         if splits.true_bias is not None:
             bias_table["true_bias"] = splits.true_bias  # NaN where no accurate label
@@ -236,7 +298,7 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     trained: dict[str, dict[str, torch.Tensor]] = {}
     weights_by_gamma: dict[float, np.ndarray] = {}
     for gamma in gammas:
-        weights = None if gamma is None else bias_weights(used_bias, gamma)
+        weights = None if gamma is None else bias_weights(used_bias, gamma_of[gamma])
         if bias_table is not None and weights is not None:
             bias_table[weight_column(gamma)] = weights
             weights_by_gamma[gamma] = weights
@@ -264,15 +326,22 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         align_energy_zero(model, splits.accurate_train, context)
         details["energy_zero_aligned"] = True
     if bias_aware:
+        raw_bias = estimate.bias
         details.update(chosen_gamma=choice.chosen_gamma,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
                                                  for candidate in candidates},
+                       applied_gamma=gamma_of.get(choice.chosen_gamma),
+                       applied_gamma_by_gamma={number_tag(gamma): applied
+                                               for gamma, applied in gamma_of.items()},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
-                                                         splits.true_bias, choice.chosen_gamma))
-        if with_fine_tuning:
-            details["fine_tuning"] = fine_tuning_guard(stage_one, chosen.validation_loss)
+                                                         splits.true_bias, choice.chosen_gamma),
+                       **estimate.details)
+        # theta_0 is a model of the accurate level, comparable with stage 3; a correction
+        # model's validation loss is on label differences
+        if with_fine_tuning and config.asteroid.bias_estimator == "stage_one":
+            details["fine_tuning"] = fine_tuning_guard(estimate.stage, chosen.validation_loss)
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
 
 
@@ -321,9 +390,7 @@ def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
     inaccurate = splits.inaccurate_level
     train, validation, test = (label_differences(frames, inaccurate) for frames in
                                (splits.accurate_train, splits.validation, splits.test))
-    model = fresh_model(context, "delta_ml", train)
-    result = run_stage(context, "delta_ml", model, context.config.schedules.accurate,
-                       supervised_loss(context.config), train, validation)
+    model, result = supervised_stage(context, "delta_ml", train, validation)
     details = {"needs_inaccurate_label_at_inference": True, "n_paired_train": len(train),
                "n_paired_validation": len(validation), "n_paired_test": len(test)}
     return MethodOutcome(model, graphs(context, test), [result], details)

@@ -142,6 +142,7 @@ def test_harness_train_logs_params_metrics_and_artifacts_to_mlflow(toy_dataset: 
                           names=True)
     assert np.allclose(table["weight_gamma1"], np.exp(-table["bias_used"]))
     assert results["details"]["chosen_gamma"] == 1.0
+    assert logged.data.metrics["applied_gamma"] == 1.0  # gamma_scale absolute: itself
 
 
 def test_score_matching_runs_end_to_end_from_a_config(toy_dataset: Path,

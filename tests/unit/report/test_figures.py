@@ -128,6 +128,16 @@ def test_bias_histogram_shows_the_normalised_bias_the_weights_used(
     assert _legend_clear_of_data(drawn[0])
 
 
+def test_bias_histogram_says_when_the_weights_used_b_above_its_minimum(
+        toy_frame: pd.DataFrame, tmp_path: Path, drawn: list[Any]) -> None:
+    """``gamma_scale: effective_sample_size`` weights B - min B (kcal/mol/A)."""
+    tables = _asteroid_bias_tables(toy_frame)
+    for table in tables.values():
+        table["bias_used"] = table["bias"] - table["bias"].min()
+    figures.bias_figures(bias_statistics(toy_frame, tables), tables, tmp_path)
+    assert drawn[0].axes[0].get_xlabel() == "B used by the weights: B - min B (kcal/mol/Å)"
+
+
 def test_b_against_the_true_bias_is_drawn_where_the_tables_have_it(toy_frame: pd.DataFrame,
                                                                    tmp_path: Path) -> None:
     folder = tmp_path / "figures"

@@ -26,6 +26,17 @@ def test_gamma_only_multiplies_bias_aware_methods() -> None:
     assert gammas == [[0.5], [2.0]]
 
 
+def test_bias_estimator_and_gamma_scale_reach_every_bias_aware_trial() -> None:
+    plan = plan_of(methods=["asteroid", "no_ft"], gammas=[0.2, 1.0],
+                   train={"asteroid": {"bias_estimator": "correction_model",
+                                       "gamma_scale": "effective_sample_size"}})
+    settings = [trial.config["asteroid"] for trial in plan.trials]
+    assert len(settings) == 4
+    assert all(setting["bias_estimator"] == "correction_model" and
+               setting["gamma_scale"] == "effective_sample_size" for setting in settings)
+    assert sorted(setting["gammas"][0] for setting in settings) == [0.2, 0.2, 1.0, 1.0]
+
+
 def test_cost_ratios_only_multiply_methods_with_inaccurate_labels() -> None:
     plan = plan_of(methods=["standard", "asteroid", "score_matching"], cost_ratios=[20, 40])
     assert sorted(cell.key for cell in plan.cells) == [
@@ -97,6 +108,8 @@ def test_baselines_bring_their_own_model_and_run_once_per_dataset() -> None:
     ({"methods": [{"name": "no_bat", "levels": ["dft"]}]}, "methods.0.levels", "dft"),
     ({"budgets": [1]}, "budgets", "leaves 0 accurate frames"),
     ({"train": {"loss": {"rho": 2}}}, "train.loss.rho", "in the training config of trial"),
+    ({"train": {"asteroid": {"gamma_scale": "effective_sample_size"}}}, "train.asteroid",
+     "in (0, 1]"),
 ])
 def test_plan_errors_name_the_spec_key(changes: dict, key_path: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.train.bias import bias_weights
-from harness.train.bias_diagnostics import (
-    bias_diagnostics,
-    effective_sample_fraction,
-    true_bias,
-    worst_frames_found,
-)
+from harness.train.bias import bias_weights, effective_sample_fraction
+from harness.train.bias_diagnostics import bias_diagnostics, true_bias, worst_frames_found
 
 
 def test_true_bias_is_the_mean_force_difference_on_shared_frames(make_frames) -> None:

@@ -36,7 +36,8 @@ def test_valid_config_loads_with_paper_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, dataset_config(tmp_path)))
     assert config.loss.rho == 0.001
     assert config.asteroid.bias_reduction == "mean"
-    assert not config.asteroid.normalise_bias
+    assert config.asteroid.gamma_scale == "absolute"
+    assert config.asteroid.bias_estimator == "stage_one"
 
 
 def test_malformed_yaml_names_the_file(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from typing import Any, get_args
 import numpy as np
 import pytest
 import torch
-from train_toy import context, toy_frames, toy_splits
+from scipy.stats import spearmanr
+from train_toy import QuadraticModel, context, paired_toy_splits, toy_frames, toy_splits
 
 from harness.baselines import BASELINE_METHODS
 from harness.errors import ConfigError
 from harness.train import methods
-from harness.train.bias import bias_weights
+from harness.train.bias import bias_weights, effective_sample_fraction
 from harness.train.config import Method
 from harness.train.experiment import METHODS, convergence_warnings, run_method
 from harness.train.methods import TRAINING_METHODS
@@ -49,11 +50,15 @@ def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
+@pytest.mark.parametrize(("estimator", "splits"), [("stage_one", toy_splits),
+                                                   ("correction_model", paired_toy_splits)])
 def test_asteroid_stage_three_starts_from_stage_two(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    estimator: str, splits: Any) -> None:
     """The authors' fine-tuning script never loaded the stage-2 model: here it must."""
     recorder = StageRecorder(monkeypatch)
-    outcome = run_method(context(tmp_path, "asteroid"), toy_splits())
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [0.5, 2.0], "bias_estimator": estimator}), splits())
     for gamma in ("0.5", "2"):
         start, end = recorder.start[f"stage3_gamma{gamma}"], recorder.end[f"stage2_gamma{gamma}"]
         for name, value in end.items():
@@ -108,9 +113,56 @@ def test_a_fine_tuning_worse_than_stage_one_and_capped_stages_are_warned_about()
 
 def test_median_normalised_bias_has_median_one(tmp_path: Path) -> None:
     outcome = run_method(context(tmp_path, "asteroid", asteroid={
-        "gammas": [1.0], "normalise_bias": True}), toy_splits())
+        "gammas": [1.0], "gamma_scale": "median"}), toy_splits())
     assert np.median(outcome.bias_table["bias_used"]) == pytest.approx(1.0)
     assert not np.allclose(outcome.bias_table["bias"], outcome.bias_table["bias_used"])
+
+
+def test_effective_sample_scale_solves_the_gamma_that_keeps_each_share(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = StageRecorder(monkeypatch)
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [0.3, 1.0], "gamma_scale": "effective_sample_size"}), toy_splits())
+    table, details = outcome.bias_table, outcome.details
+    assert np.allclose(table["bias_used"], table["bias"] - table["bias"].min())
+    solved = details["applied_gamma_by_gamma"]
+    assert 0 < solved["0.3"] < np.inf and solved["1"] == np.inf
+    assert np.allclose(recorder.weights["stage2_gamma0.3"],
+                       bias_weights(table["bias_used"], solved["0.3"]))
+    assert np.all(recorder.weights["stage2_gamma1"] == 1.0)  # the whole sample: uniform
+    assert effective_sample_fraction(table["weight_gamma0.3"]) == pytest.approx(0.3)
+    assert details["bias_diagnostics"]["ess_fraction_gamma0.3"] == pytest.approx(0.3)
+    assert details["applied_gamma"] == solved[f"{details['chosen_gamma']:g}"]
+
+
+def test_a_correction_model_gives_the_more_wrong_cheap_frame_the_smaller_weight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stage 1 learns accurate - cheap on the accurate frames' pairs; B is the mean size of the
+    correction it predicts on each cheap frame. The quadratic model can represent the
+    constructed corruption exactly, so B must rank the frames as their true bias does."""
+    monkeypatch.setattr(methods, "build_model", lambda name, hyperparameters: QuadraticModel())
+    recorder = StageRecorder(monkeypatch)
+    splits = paired_toy_splits()
+    truth = splits.true_bias  # mean |f_accurate - f_cheap| per cheap frame
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [1.0], "bias_estimator": "correction_model", "gamma_scale": "median"}),
+        splits)
+    weights = outcome.bias_table["weight_gamma1"]
+    assert np.argmin(weights) == np.argmax(truth) and np.argmax(weights) == np.argmin(truth)
+    assert spearmanr(outcome.bias_table["bias"], truth).statistic == pytest.approx(1.0)
+    assert outcome.details["bias_diagnostics"]["spearman_vs_true_bias"] == pytest.approx(1.0)
+    assert recorder.weights["stage1"] is None
+    assert outcome.details["n_correction_pairs_train"] == 16
+    assert outcome.details["n_cheap_labels_beyond_inaccurate_train"] == 16
+    assert "fine_tuning" not in outcome.details  # its stage 1 is no model of the accurate level
+
+
+def test_a_correction_model_without_paired_cheap_labels_is_a_config_error(
+        tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="asteroid.bias_estimator") as caught:
+        run_method(context(tmp_path, "asteroid", asteroid={
+            "bias_estimator": "correction_model"}), toy_splits())
+    assert "\n" not in str(caught.value) and "'inaccurate' labels" in str(caught.value)
 
 
 def test_ablations_drop_weights_or_fine_tuning(tmp_path: Path,

@@ -6,6 +6,7 @@ and a small network learns them in a few epochs on CPU.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
 from harness.data.frames import FrameSet
+from harness.train.bias_diagnostics import true_bias
 from harness.train.config import Schedule, parse_config
 from harness.train.methods import MethodContext, Splits
 from models.base import ForceField
@@ -99,3 +101,20 @@ def context(tmp_path: Path, method: str, **changes: Any) -> MethodContext:
     """A CPU, float64 method context of ``tiny_config(method, **changes)``."""
     config = parse_config(tiny_config(method, **changes), "toy.yaml")
     return MethodContext(config, torch.device("cpu"), torch.float64, tmp_path)
+
+
+def paired_toy_splits(corruption: float = 3.0) -> Splits:
+    """Cheap labels on the accurate frames' own geometries (as on the embedded ethanol data),
+    wrong by the forces of the energy ``corruption`` * sum |x|^2: a frame's true bias
+    2 * corruption * mean |x| grows with its atoms' distance from the origin, which a model can
+    learn from the geometry."""
+    accurate = toy_frames(64, seed=0, level="accurate")
+    squared = np.square(accurate.positions).sum(axis=(1, 2))
+    cheap = replace(accurate, level="cheap", source="toy-cheap",
+                    energies=accurate.energies + corruption * squared,
+                    forces=accurate.forces - 2 * corruption * accurate.positions)
+    train, validation, test = (np.arange(0, 16), np.arange(16, 24), np.arange(24, 32))
+    cheap_train = cheap.subset(np.arange(32, 64))
+    return Splits(accurate_train=accurate.subset(train), validation=accurate.subset(validation),
+                  test=accurate.subset(test), inaccurate_train=cheap_train,
+                  inaccurate_level=cheap, true_bias=true_bias(accurate, cheap_train))
