@@ -177,6 +177,10 @@ class LossSettings(Strict):
     weight_normalisation: Literal["mean", "weighted_mean"] = "mean"
 
 
+PAPER_GAMMAS = (0.1, 0.5, 1.0, 2.0)
+SHARE_GAMMAS = (1.0, 0.5, 0.2)  # uniform, then weights keeping half and a fifth of the sample
+
+
 class AsteroidSettings(Strict):
     """How the bias B of each inaccurate frame is estimated and what the gamma grid means.
 
@@ -192,10 +196,20 @@ class AsteroidSettings(Strict):
     the weights keep (1: uniform), and the gamma that does so is solved for on B.
     """
 
-    gammas: list[float] = Field(default_factory=lambda: [0.1, 0.5, 1.0, 2.0], min_length=1)
+    gammas: list[float] = Field(min_length=1, description="default: the paper's grid "
+                                f"{PAPER_GAMMAS}, or {SHARE_GAMMAS} of the effective sample")
     gamma_scale: GammaScale = "absolute"
     bias_estimator: Literal["stage_one", "correction_model"] = "stage_one"
     bias_reduction: Literal["mean", "sum"] = "mean"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_grid_of_the_scale(cls, data: Any) -> Any:
+        """A grid from near-uniform to selective on the scale's own terms when none is given."""
+        if isinstance(data, dict) and "gammas" not in data:
+            shares = data.get("gamma_scale") == "effective_sample_size"
+            return {**data, "gammas": list(SHARE_GAMMAS if shares else PAPER_GAMMAS)}
+        return data
 
     @model_validator(mode="after")
     def _gammas_on_their_scale(self) -> AsteroidSettings:

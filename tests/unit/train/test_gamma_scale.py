@@ -75,3 +75,13 @@ def test_absolute_and_median_scales_use_the_grid_value_itself() -> None:
     assert np.median(bias_for_weights(bias, "median")) == pytest.approx(1.0)
     for scale in ("absolute", "median"):
         assert applied_gamma(bias_for_weights(bias, scale), 0.5, scale) == 0.5
+
+
+def test_the_default_grid_spans_uniform_to_selective_on_each_scale() -> None:
+    """Without a grid, the effective-sample scale gets shares (1 is uniform), and the other
+    scales the paper's grid; a trial that never uses gamma is valid on any scale."""
+    shares = parse_config(tiny_config("no_bat", asteroid={
+        "gamma_scale": "effective_sample_size"}), "x.yaml")
+    assert shares.asteroid.gammas == [1.0, 0.5, 0.2]
+    paper = parse_config(tiny_config("asteroid", asteroid={"gamma_scale": "median"}), "x.yaml")
+    assert paper.asteroid.gammas == [0.1, 0.5, 1.0, 2.0]
