@@ -69,8 +69,10 @@ def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
                        "Spearman B vs true bias": _mean_text(group["bias_spearman"]),
                        "worst 10% found": _mean_text(group["bias_worst_found"])}
     cells = pd.DataFrame.from_dict(rows, orient="index")
-    note = ("Per inaccurate frame: B = |F(x; theta_0) - f| reduced over atoms and components "
-            "(by default their mean); weights exp(-B_used/gamma). Effective sample: "
+    note = ("Per inaccurate frame: B = |F(x; theta_0) - f| (the paper's stage-one estimate) or "
+            "the |f_accurate - f_cheap| a correction model predicts (asteroid.bias_estimator "
+            "correction_model), reduced over atoms and components (by default their mean); "
+            "weights exp(-B_used/gamma). Effective sample: "
             "(sum w)^2 / (n sum w^2), 100% for uniform weights. Where cheap frames also carry "
             "accurate labels: the rank correlation of B with their true bias |f_accurate - "
             "f_cheap|, and the share of the 10% most wrong frames that B ranks among its top "

@@ -306,8 +306,8 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
 def bias_truth_figures(statistics: pd.DataFrame,
                        bias_tables: dict[str, dict[str, np.ndarray]], folder: Path
                        ) -> list[Figure]:
-    """Stage 1's B against the true bias |f_accurate - f_cheap| on the cheap frames that also
-    carry accurate labels (one trial per budget and seed: the gammas share stage 1)."""
+    """The estimated bias B against the true bias |f_accurate - f_cheap| on the cheap frames
+    that also carry accurate labels (one trial per budget and seed: the gammas share B)."""
     plt = _pyplot()
     figures = []
     keys = ["sweep", "molecule", "model", "inaccurate_level"]
@@ -333,11 +333,12 @@ def bias_truth_figures(statistics: pd.DataFrame,
         spearman = runs["bias_spearman"].dropna()
         rank = f"Spearman {spearman.mean():.2f}" if len(spearman) else "no Spearman"
         axis.set(xlabel=f"true bias |f_accurate - f_{level}| ({UNIT})",
-                 ylabel=f"stage 1's bias B ({UNIT})")
+                 ylabel=f"estimated bias B ({UNIT})")
         _title(axis, f"Does B find the wrong {level_name(level)} labels? {molecule}, "
                      f"{model_name(model)}; {rank}")
         _legend_outside(axis)
         figures.append(Figure(_save(figure, folder, f"bias-vs-truth {name}"),
-                              f"Stage 1's B against the true bias of the cheap frames that also "
-                              f"have accurate labels ({name}; {rank} over the trials)."))
+                              f"The estimated bias B against the true bias of the cheap frames "
+                              f"that also have accurate labels ({name}; {rank} over the "
+                              f"trials)."))
     return figures

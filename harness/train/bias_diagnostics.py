@@ -1,4 +1,4 @@
-"""Does stage 1's bias B find the cheap frames whose labels are really wrong?
+"""Does the bias estimate B find the cheap frames whose labels are really wrong?
 
 B(x) = |F(x; theta_0) - f_cheap(x)| mixes the cheap level's true error with theta_0's own
 error. Where a cheap frame also carries an accurate label (same frame id: the same geometry),
