@@ -14,12 +14,14 @@ METHODS = {"standard": "standard training", "asteroid": "ASTEROID",
            "no_ft": "ASTEROID without fine-tuning",
            "inaccurate_only": "trained on cheap labels only",
            "score_matching": "score matching", "delta_ml": "Delta-ML", "sgdml": "sGDML",
-           "ani1ccx": "ANI-1ccx (fine-tuned)"}
+           "ani1ccx": "ANI-1ccx (zero-shot)", "ani1ccx_finetuned": "ANI-1ccx (fine-tuned)"}
 LEVELS = {"xtb": "GFN2-xTB", "gfn2": "GFN2-xTB", "gfn2-xtb": "GFN2-xTB", "mmff94": "MMFF94",
           "gaff2": "GAFF2", "gaff": "GAFF", "ccsd": "CCSD", "ccsd_t": "CCSD(T)",
           "ccsd(t)": "CCSD(T)", "pbe": "PBE", "dft": "DFT", "unlabeled": "unlabeled samples"}
-MODELS = {"egnn": "EGNN", "gemnet_t": "GemNet-T", "sgdml": "sGDML", "ani1ccx": "ANI-1ccx"}
-OWN_MODEL = ("sgdml", "ani1ccx")  # methods that are their own model (no backbone to name)
+MODELS = {"egnn": "EGNN", "gemnet_t": "GemNet-T", "sgdml": "sGDML", "ani1ccx": "ANI-1ccx",
+          "ani1ccx_finetuned": "ANI-1ccx"}
+# methods that are their own model (no backbone to name)
+OWN_MODEL = ("sgdml", "ani1ccx", "ani1ccx_finetuned")
 NEEDS_CHEAP_AT_INFERENCE = ("delta_ml",)
 
 

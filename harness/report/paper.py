@@ -64,7 +64,7 @@ ROWS = (
              (0.908, 0.059, 0.338, 0.306, 0.176)),
     PaperRow("Table 4", "ANI-1", None, "ani1ccx", "", 250,
              (1.897, 0.297, 1.466, 0.777, 0.840), ANI_CAVEAT),
-    PaperRow("Table 4", "ANI-1 (FT)", None, "ani1ccx", "", 250,
+    PaperRow("Table 4", "ANI-1 (FT)", None, "ani1ccx_finetuned", "", 250,
              (1.314, 0.268, 1.341, 0.664, 0.637), ANI_CAVEAT),
     PaperRow("Table 4", "Δ-ML", "gemnet_t", "delta_ml", "dft", 250,
              (0.801, None, 0.182, 0.350, None)),

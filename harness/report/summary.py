@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 METHOD_ORDER = ("standard", "asteroid", "no_bat", "no_ft", "score_matching", "delta_ml",
-                "sgdml", "ani1ccx", "inaccurate_only")
+                "sgdml", "ani1ccx", "ani1ccx_finetuned", "inaccurate_only")
 MOLECULE_ORDER = ("aspirin", "benzene", "malonaldehyde", "toluene", "ethanol")
 STANDARD = "standard"
 ASTEROID = "asteroid"

@@ -32,7 +32,7 @@ from harness.report.summary import (
 )
 
 ABLATIONS = ("no_bat", "no_ft")
-BASELINES = ("delta_ml", "sgdml", "ani1ccx")
+BASELINES = ("delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned")
 SELECTION_NOTE = ("Mean ± std over seeds of the trial each cell selected (gamma chosen on the "
                   "validation loss, per seed); bold: the lowest of each column. Budgets in "
                   "accurate-label equivalents.")

@@ -158,3 +158,13 @@ def test_fine_tuning_worse_than_stage_one_gets_a_caveat() -> None:
     runs[-1]["metrics"]["fine_tuning_worse"] = 1.0
     lines = _headline(runs)
     assert lines[-1].startswith("Caveat: in 1 of 2 selected ASTEROID trials fine-tuning ended")
+
+
+def test_fine_tuned_ani_is_a_standalone_baseline_named_as_such() -> None:
+    """The sweep's method key of fine-tuned ANI-1ccx is ``ani1ccx_finetuned`` (``ani1ccx`` is
+    zero-shot): the headline must weigh it, by its name, as a model that needs no cheap labels."""
+    ani = [trial("ani1ccx_finetuned", 25, seed, value, level="", ratio="",
+                 model="ani1ccx_finetuned") for seed, value in ((0, 0.50), (1, 0.52))]
+    at_25 = _headline(toy_trials() + [_sgdml(25, 0, 0.90), _sgdml(25, 1, 0.95), *ani])[1]
+    assert ("ANI-1ccx (fine-tuned), the best baseline that needs no cheap labels at inference"
+            in at_25)
