@@ -18,7 +18,7 @@ import pandas as pd
 
 from harness.report import versions
 from harness.report.document import Table
-from harness.report.names import level_name, method_name, model_name
+from harness.report.names import OWN_MODEL, level_name, method_name, model_name
 from harness.report.summary import (
     ASTEROID,
     STANDARD,
@@ -67,7 +67,9 @@ def labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
              if index == 0 or frame[key].nunique(dropna=False) > 1]
     return frame[shown].apply(
         lambda row: ", ".join(dict.fromkeys(  # sGDML's model is sGDML: say it once
-            part for key in shown if (part := describe(key, row[key])))), axis=1)
+            part for key in shown
+            if not (key == "model" and row.get("method") in OWN_MODEL)  # it is its own model
+            and (part := describe(key, row[key])))), axis=1)
 
 
 def best_marks(means: pd.DataFrame, best: str | None) -> pd.DataFrame:

@@ -63,8 +63,10 @@ def test_ablation_table_has_the_papers_rows_in_its_order(toy_frame: pd.DataFrame
 
 
 def test_a_label_says_each_part_once() -> None:
-    frame = pd.DataFrame({"method": ["sgdml"], "model": ["sgdml"]})
-    assert list(tables.labels(frame, ["method", "model"])) == ["sGDML"]
+    frame = pd.DataFrame({"method": ["sgdml", "ani1ccx_finetuned", "standard"],
+                          "model": ["sgdml", "ani1ccx_finetuned", "egnn"]})
+    assert list(tables.labels(frame, ["method", "model"])) == [
+        "sGDML", "ANI-1ccx (fine-tuned)", "standard training, EGNN"]
 
 
 def test_baselines_table_puts_delta_ml_beside_asteroid(toy_frame: pd.DataFrame) -> None:
