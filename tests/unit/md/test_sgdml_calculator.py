@@ -77,9 +77,11 @@ def test_sgdml_calculator_gives_sgdmls_prediction_in_ev(sgdml_run: Path, source:
         atoms.calc = calculator
         energy = atoms.get_potential_energy()
         assert isinstance(energy, float)
-        assert energy == pytest.approx(energies[frame] * KCAL_PER_MOL_IN_EV, rel=1e-12)
+        # float64 agreement: two sGDML predictors may sum the kernel in different chunks (each
+        # picks its own from a timing benchmark), which moves the last digits (~1e-12 eV/A)
+        assert energy == pytest.approx(energies[frame] * KCAL_PER_MOL_IN_EV, rel=1e-10)
         np.testing.assert_allclose(atoms.get_forces(), forces[frame] * KCAL_PER_MOL_IN_EV,
-                                   rtol=1e-10, atol=1e-12)
+                                   rtol=1e-9, atol=1e-9)
 
 
 def test_sgdml_forces_are_minus_the_gradient_of_its_energy(sgdml_run: Path) -> None:
