@@ -60,6 +60,7 @@ def test_ablation_table_has_the_papers_rows_in_its_order(toy_frame: pd.DataFrame
         ["standard training", "ASTEROID", "ASTEROID without bias-aware training",
          "ASTEROID without fine-tuning"]
     assert list(table.cells.columns) == ["ethanol, budget 25", "ethanol, budget 100"]
+    assert "Bias weights against uniform weights, ethanol, budget 25: ASTEROID's MAE" in table.note
 
 
 def test_a_label_says_each_part_once() -> None:
