@@ -284,8 +284,10 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
                        for run_id in cells["run_id"]]
             present = [values for values in weights if values is not None]
             if present:
+                label = (f"keeps {gamma:.0%} of the effective sample" if used == "B - min B"
+                         else f"γ={number_text(gamma)}")  # the grid holds shares there
                 weight_axis.hist(np.concatenate(present), bins=50, range=(0, 1),
-                                 histtype="step", label=f"γ={number_text(gamma)}")
+                                 histtype="step", label=label)
         bias_axis.set(xlabel=BIAS_USED_LABELS.get(used, f"bias B ({UNIT})"),
                       ylabel="density of inaccurate frames")
         median = f"median B {runs['bias_median'].mean():.2f} {UNIT}"
