@@ -390,11 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_set_option(train, "schedules.accurate.max_steps=2000")
     train.set_defaults(run=_train)
 
-    bench = commands.add_parser(
-        "bench", help="measure the harness itself: speed, sweep scaling, bad input"
-    ).add_subparsers(
-        dest="bench_command", required=True
-    )
+    bench_command = commands.add_parser(
+        "bench", help="measure the harness itself: speed, sweep scaling, bad input")
+    bench = bench_command.add_subparsers(dest="bench_command", required=True)
     bench_models = bench.add_parser(
         "models", help="training frames/s and force latency of every model (and egnn-pytorch)")
     bench_models.add_argument("--device", choices=["cpu", "cuda"],
