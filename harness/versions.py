@@ -150,8 +150,11 @@ def data_version(path: str, lock: Path = PROJECT_ROOT / "dvc.lock") -> str:
 
 
 def _trial_paths(config: dict) -> list[str]:
-    return [config["data"][role]["path"] for role in ("accurate", "inaccurate")
-            if config["data"].get(role)]
+    """Every dataset a training config reads, a multi-molecule pre-training's included."""
+    data = config["data"]
+    sources = [data, *data.get("pretraining_molecules", [])]
+    return [source[role]["path"] for source in sources for role in ("accurate", "inaccurate")
+            if source.get(role)]
 
 
 def trial_data_version(config: dict) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 METHODS = {"standard": "standard training", "asteroid": "ASTEROID",
+           "asteroid_multi": "ASTEROID pre-trained on several molecules",
            "no_bat": "ASTEROID without bias-aware training",
            "no_ft": "ASTEROID without fine-tuning",
            "inaccurate_only": "trained on cheap labels only",

@@ -11,11 +11,12 @@ import math
 
 import pandas as pd
 
-METHOD_ORDER = ("standard", "asteroid", "no_bat", "no_ft", "score_matching", "delta_ml",
-                "sgdml", "ani1ccx", "ani1ccx_finetuned", "inaccurate_only")
+METHOD_ORDER = ("standard", "asteroid", "asteroid_multi", "no_bat", "no_ft", "score_matching",
+                "delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned", "inaccurate_only")
 MOLECULE_ORDER = ("aspirin", "benzene", "malonaldehyde", "toluene", "ethanol")
 STANDARD = "standard"
 ASTEROID = "asteroid"
+MULTI_MOLECULE = "asteroid_multi"  # ASTEROID pre-trained on several molecules (Table 5)
 UNIT = "kcal/mol/Å"
 
 

@@ -22,6 +22,7 @@ from harness.report.evidence import p_text, welch
 from harness.report.names import OWN_MODEL, level_name, method_name, model_name
 from harness.report.summary import (
     ASTEROID,
+    MULTI_MOLECULE,
     STANDARD,
     UNIT,
     mean_std_text,
@@ -200,6 +201,29 @@ def bias_weight_gains(frame: pd.DataFrame) -> list[str]:
         sentences.append(f"Bias weights against uniform weights, {where}: ASTEROID's MAE is "
                          f"{abs(gain.estimate):.3f} {UNIT} {direction}{test}.")
     return sentences
+
+
+def multi_molecule_tables(trials: pd.DataFrame) -> list[Table]:
+    """Table 5 analogue: ASTEROID pre-trained on several molecules' cheap frames and fine-tuned
+    on each, beside single-molecule ASTEROID and standard training; molecules as columns."""
+    chosen = sort_rows(selected(trials))
+    tables = []
+    multi = chosen[chosen["method"] == MULTI_MOLECULE]
+    for (sweep, model, level), group in multi.groupby(["sweep", "model", "inaccurate_level"],
+                                                      sort=False):
+        molecules = list(group["molecule"].unique())
+        single = chosen[(chosen["method"] == ASTEROID) & (chosen["sweep"] == sweep)
+                        & (chosen["model"] == model) & (chosen["inaccurate_level"] == level)
+                        & chosen["molecule"].isin(molecules)]
+        frame = pd.concat([_standard_of(chosen, sweep, molecules, model), group, single])
+        note = (f"{SELECTION_NOTE} The multi-molecule pre-training (stages 1 and 2) trains on "
+                f"the accurate and {level_name(level)} frames of {', '.join(molecules)} "
+                "together, then fine-tunes on each column's molecule; each column pays for its "
+                "own molecule's labels, as one pre-training serves every column.")
+        tables.append(metric_table(frame, ["method", "cost_ratio"], ["molecule", "budget"],
+                                   f"{sweep}: several molecules in pre-training, {model}, "
+                                   f"inaccurate level {level}: force MAE ({UNIT})", note))
+    return tables
 
 
 def baseline_tables(trials: pd.DataFrame) -> list[Table]:

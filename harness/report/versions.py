@@ -3,8 +3,9 @@
 Every trial run carries ``code_version`` (hash of the source it ran) and ``data_hash`` (hash of
 its dataset's files). A sweep reruns trials whose versions changed, so a table normally holds
 one version; results kept with ``--keep-stale-results`` (or runs older than these tags) make it
-hold several. The newest run's version is then the reference: every cell with a run of another
-version gets ``MARK`` and the table's note lists the versions. The report's provenance lists
+hold several. The newest run's code is then the reference, and for data the newest run of the
+same datasets (two molecules' runs rightly differ): every cell with a run of another version gets
+``MARK`` and the table's note lists the versions. The report's provenance lists
 them all, with the date it was made and the profile of its trials.
 """
 
@@ -12,59 +13,84 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
+
+from harness.report.summary import MULTI_MOLECULE
 
 MARK = "†"
 VERSION_TAGS = ("code_version", "data_hash")
 UNRECORDED = "unrecorded"
+# The trial columns that name the datasets a run read (with the multi-molecule method).
+DATA_SETTING = ("molecule", "accurate_level", "inaccurate_level")
 
 
 def version_labels(frame: pd.DataFrame) -> pd.Series:
     """``code <hash>, data <hash>`` of each run ("unrecorded" where a tag is missing)."""
     if frame.empty:
         return pd.Series("", index=frame.index, dtype=object)
-    parts = [frame[tag].astype(object).fillna(UNRECORDED).replace("", UNRECORDED) if tag in frame
-             else pd.Series(UNRECORDED, index=frame.index) for tag in VERSION_TAGS]
-    return "code " + parts[0].astype(str) + ", data " + parts[1].astype(str)
+    code, data = (_tag(frame, tag) for tag in VERSION_TAGS)
+    return "code " + code + ", data " + data
 
 
-def reference_version(frame: pd.DataFrame) -> str | None:
-    """The version of the most recently started run (what the sweep last ran)."""
-    if frame.empty:
-        return None
-    labels = version_labels(frame)
-    if "start_time" not in frame:
-        return str(labels.iloc[-1])
-    return str(labels.loc[frame["start_time"].fillna(0).idxmax()])
+def _tag(frame: pd.DataFrame, tag: str) -> pd.Series:
+    if tag not in frame:
+        return pd.Series(UNRECORDED, index=frame.index, dtype=object)
+    return frame[tag].astype(object).fillna(UNRECORDED).replace("", UNRECORDED).astype(str)
+
+
+def _data_settings(frame: pd.DataFrame) -> pd.Series:
+    """Which datasets each run read: runs of one setting must share a data hash, runs of two
+    (two molecules, levels, or a multi-molecule pre-training) rightly differ."""
+    parts = [frame[column].astype(str) if column in frame
+             else pd.Series("", index=frame.index, dtype=object) for column in DATA_SETTING]
+    multi = (frame["method"] == MULTI_MOLECULE).astype(str) if "method" in frame else ""
+    return parts[0].str.cat(parts[1:], sep="/") + "/" + multi
+
+
+def _newest(values: np.ndarray, start_times: np.ndarray) -> str:
+    """The value of the most recently started run (the last one when none says when)."""
+    return str(values[int(np.argmax(start_times))] if len(start_times) else values[-1])
 
 
 def other_versions(frame: pd.DataFrame) -> pd.Series:
-    """True for runs of another version than the reference (all False when one version)."""
-    labels = version_labels(frame)
-    if labels.nunique() <= 1:
+    """True for runs of other code than the newest run, or of other data than the newest run
+    of the same data setting (all False when every run agrees)."""
+    if frame.empty:
         return pd.Series(False, index=frame.index)
-    return labels != reference_version(frame)
+    code, data = (_tag(frame, tag).to_numpy() for tag in VERSION_TAGS)
+    started = (frame["start_time"].fillna(0).to_numpy(dtype=float) if "start_time" in frame
+               else np.arange(len(frame), dtype=float))
+    stale = code != _newest(code, started)
+    settings = _data_settings(frame).to_numpy()
+    for setting in dict.fromkeys(settings):
+        rows = settings == setting
+        stale[rows] |= data[rows] != _newest(data[rows], started[rows])
+    return pd.Series(stale, index=frame.index)
 
 
 def mixed_note(frame: pd.DataFrame) -> str:
     """The sentence a table's note gets when its runs mix versions ("" otherwise)."""
-    labels = version_labels(frame)
-    if labels.nunique() <= 1:
+    stale = other_versions(frame)
+    if not stale.any():
         return ""
-    counts = labels.value_counts()
-    others = "; ".join(f"{label} ({n} run{'s' if n > 1 else ''})"
-                       for label, n in counts.items() if label != reference_version(frame))
+    labels = version_labels(frame)
+    started = (frame["start_time"].fillna(0).to_numpy(dtype=float) if "start_time" in frame
+               else np.arange(len(frame), dtype=float))
+    counts = labels[stale].value_counts()
+    others = "; ".join(f"{label} ({n} run{'s' if n > 1 else ''})" for label, n in counts.items())
     return (f"{MARK}: MIXED VERSIONS. Cells marked {MARK} include runs of other code or data "
-            f"than the newest ({reference_version(frame)}): {others}.")
+            f"than the newest ({_newest(labels.to_numpy(), started)}) of the same dataset: "
+            f"{others}.")
 
 
 def summary_lines(trials: pd.DataFrame) -> list[str]:
     """One warning line when the trials of the report mix versions, else none."""
-    labels = version_labels(trials)
-    if labels.nunique() <= 1:
+    if not other_versions(trials).any():
         return []
-    return [f"Warning: these results mix {labels.nunique()} code/data versions; tables mark "
-            f"cells with runs of versions other than the newest by {MARK}."]
+    return [f"Warning: these results mix {version_labels(trials).nunique()} code/data "
+            f"versions; tables mark cells with runs of versions other than the newest by "
+            f"{MARK}."]
 
 
 def counts(trials: pd.DataFrame) -> dict[str, dict[str, int]]:

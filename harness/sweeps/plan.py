@@ -30,6 +30,7 @@ from harness.train.config import (
     ACCURATE_ONLY_METHODS,
     BIAS_AWARE_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
+    MULTI_MOLECULE_METHOD,
     parse_config,
 )
 
@@ -158,7 +159,22 @@ def _data_block(spec: SweepSpec, dataset: DatasetSpec, cell: Cell, level: LevelS
     data["cost_ratio"] = cell.cost_ratio
     if cell.method != "delta_ml":
         data["budget"] = cell.budget
+    if cell.method == MULTI_MOLECULE_METHOD:
+        data["pretraining_molecules"] = _other_molecules(spec, dataset, level, source)
     return data
+
+
+def _other_molecules(spec: SweepSpec, dataset: DatasetSpec, level: LevelSpec, source: str
+                     ) -> list[dict[str, Any]]:
+    """``asteroid_multi``'s other molecules: every other dataset of the spec that has an
+    inaccurate level of the same name (one pre-training serves all of them)."""
+    others = [{"accurate": other.accurate.source(), "inaccurate": same.source()}
+              for other in spec.datasets if other is not dataset
+              for same in other.inaccurate if same.name == level.name]
+    if not others:
+        raise ConfigError(source, "methods", f"'{MULTI_MOLECULE_METHOD}' pre-trains on several "
+                          f"molecules, but no other dataset has inaccurate level '{level.name}'")
+    return others
 
 
 def trial_config(spec: SweepSpec, model: ModelSpec, data: dict[str, Any], cell: Cell,

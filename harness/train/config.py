@@ -21,14 +21,18 @@ from harness.overrides import apply_overrides
 from harness.validation import Strict, validated
 from harness.yaml_files import read_yaml_file
 
-Method = Literal["standard", "asteroid", "no_bat", "no_ft", "inaccurate_only", "score_matching",
-                 "delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned"]
-METHODS_WITH_INACCURATE_LABELS = ("asteroid", "no_bat", "no_ft", "inaccurate_only", "delta_ml")
+Method = Literal["standard", "asteroid", "asteroid_multi", "no_bat", "no_ft", "inaccurate_only",
+                 "score_matching", "delta_ml", "sgdml", "ani1ccx", "ani1ccx_finetuned"]
+METHODS_WITH_INACCURATE_LABELS = ("asteroid", "asteroid_multi", "no_bat", "no_ft",
+                                  "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
 ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
 # Methods that weight the inaccurate frames by their bias: they read the asteroid section, and
 # a sweep gives them one trial per gamma.
-BIAS_AWARE_METHODS = ("asteroid", "no_ft")
+BIAS_AWARE_METHODS = ("asteroid", "asteroid_multi", "no_ft")
+# The method that pre-trains on the cheap frames of several molecules (the paper's Table 5):
+# the only one that reads ``data.pretraining_molecules``.
+MULTI_MOLECULE_METHOD = "asteroid_multi"
 # What a value of the gamma grid means (``harness.train.gamma_scale``).
 GammaScale = Literal["absolute", "median", "effective_sample_size"]
 # The config sections only some methods read; the others leave them out of their MLflow
@@ -36,16 +40,18 @@ GammaScale = Literal["absolute", "median", "effective_sample_size"]
 SECTIONS_READ_BY = {
     "asteroid": BIAS_AWARE_METHODS,
     "score_matching": ("score_matching",),
-    "fine_tune": ("asteroid", "no_bat", "score_matching"),
-    "schedules.inaccurate": ("asteroid", "no_bat", "no_ft", "inaccurate_only"),
+    "fine_tune": ("asteroid", "asteroid_multi", "no_bat", "score_matching"),
+    "schedules.inaccurate": ("asteroid", "asteroid_multi", "no_bat", "no_ft", "inaccurate_only"),
     "schedules.unlabeled": ("score_matching",),
-    "schedules.fine_tune": ("asteroid", "no_bat", "score_matching"),
+    "schedules.fine_tune": ("asteroid", "asteroid_multi", "no_bat", "score_matching"),
     "baselines.sgdml": ("sgdml",),
     "baselines.ani": ("ani1ccx", "ani1ccx_finetuned"),
 }
 # File paths a config names, as (parent keys, key): relative to the config file's folder.
 CONFIG_FILE_PATHS = ((("data", "accurate"), "path"), (("data", "inaccurate"), "path"),
                      (("baselines", "ani"), "weights_path"))
+# ... and those of each entry of ``data.pretraining_molecules``
+PRETRAINING_FILE_PATHS = ((("accurate",), "path"), (("inaccurate",), "path"))
 
 
 class Schedule(Strict):
@@ -134,11 +140,26 @@ class LevelSource(Strict):
     level: str | None = Field(None, description="None: the file's only level")
 
 
+class PretrainingMolecule(Strict):
+    """Another molecule whose cheap frames join ``asteroid_multi``'s pre-training."""
+
+    accurate: LevelSource
+    inaccurate: LevelSource
+
+
 class DataSettings(Strict):
-    """Which frames train, validate and test; test frames are accurate and never trained on."""
+    """Which frames train, validate and test; test frames are accurate and never trained on.
+
+    ``pretraining_molecules`` (``asteroid_multi`` only): other molecules, each split as this
+    one is (same sizes and seeds, its own validation and test frames held out), whose accurate
+    training frames join stage 1 and whose cheap training frames join stage 2. Their labels
+    are counted in their own molecule's row of a multi-molecule table: one pre-training serves
+    every molecule it saw (the paper's Table 5).
+    """
 
     accurate: LevelSource
     inaccurate: LevelSource | None = None
+    pretraining_molecules: list[PretrainingMolecule] = Field(default_factory=list)
     n_accurate_train: int = Field(ge=1)
     n_inaccurate_train: int | None = Field(None, ge=0)
     budget: float | None = Field(
@@ -321,6 +342,17 @@ class TrainConfig(Strict):
                              "(the unlabeled level for score_matching)")
         return self
 
+    @model_validator(mode="after")
+    def _other_molecules_only_where_read(self) -> TrainConfig:
+        multi = self.method == MULTI_MOLECULE_METHOD
+        if multi and not self.data.pretraining_molecules:
+            raise ValueError(f"method '{MULTI_MOLECULE_METHOD}' needs "
+                             "data.pretraining_molecules (at least one other molecule)")
+        if not multi and self.data.pretraining_molecules:
+            raise ValueError(f"data.pretraining_molecules is read only by method "
+                             f"'{MULTI_MOLECULE_METHOD}', not '{self.method}'")
+        return self
+
 
 def parse_config(content: dict[str, Any], source: str) -> TrainConfig:
     """Validate a mapping; the first problem becomes a ConfigError naming ``source`` and key."""
@@ -345,21 +377,30 @@ def resolve_relative_paths(content: dict[str, Any], folder: Path) -> dict[str, A
     """The config with its relative file paths made absolute against ``folder`` (where the
     config file lies), so that it runs from any working directory."""
     content = copy.deepcopy(content)
-    for parent_keys, key in CONFIG_FILE_PATHS:
-        node: Any = content
-        for parent in parent_keys:
-            node = node.get(parent) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            node[key] = os.path.normpath(folder.resolve() / Path(node[key]).expanduser())
+    data = content.get("data")
+    others = data.get("pretraining_molecules") if isinstance(data, dict) else None
+    nodes = [(content, CONFIG_FILE_PATHS)]
+    if isinstance(others, list):
+        nodes += [(other, PRETRAINING_FILE_PATHS) for other in others]
+    for root, paths in nodes:
+        for parent_keys, key in paths:
+            node: Any = root
+            for parent in parent_keys:
+                node = node.get(parent) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(key), str):
+                node[key] = os.path.normpath(folder.resolve() / Path(node[key]).expanduser())
     return content
 
 
 def _require_data_paths(config: TrainConfig, source: str) -> None:
-    for role in ("accurate", "inaccurate"):
-        level_source = getattr(config.data, role)
+    named = [(f"data.{role}.path", getattr(config.data, role))
+             for role in ("accurate", "inaccurate")]
+    named += [(f"data.pretraining_molecules.{index}.{role}.path", getattr(other, role))
+              for index, other in enumerate(config.data.pretraining_molecules)
+              for role in ("accurate", "inaccurate")]
+    for key, level_source in named:
         if level_source is not None and not Path(level_source.path).exists():
-            raise ConfigError(source, f"data.{role}.path",
-                              f"no dataset at '{level_source.path}'")
+            raise ConfigError(source, key, f"no dataset at '{level_source.path}'")
 
 
 def parameters_of(config: TrainConfig) -> dict[str, Any]:

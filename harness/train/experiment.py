@@ -57,6 +57,7 @@ from harness.train.methods import (
     MethodContext,
     MethodOutcome,
     MethodRunner,
+    MoleculeFrames,
     Splits,
 )
 from harness.train.metrics import force_energy_metrics
@@ -160,19 +161,60 @@ def prepare_splits(config: TrainConfig, config_source: str, load: LevelLoader = 
         split_seed=data.split_seed, train_seed=config.seed,
         cap_inaccurate=data.budget is not None and data.cap_to_available)
     bias_aware = config.method in BIAS_AWARE_METHODS
+    others = tuple(other_molecule_frames(config, index, accurate, inaccurate, n_inaccurate,
+                                         config_source, load)
+                   for index in range(len(data.pretraining_molecules)))
     splits = Splits(accurate_train=split.accurate_train, validation=split.validation,
                     test=split.test, inaccurate_train=split.inaccurate_train,
                     inaccurate_level=inaccurate,
                     true_bias=true_bias(accurate, split.inaccurate_train) if bias_aware
-                    else None)
+                    else None, other_molecules=others)
     sizes: dict[str, Any] = {
         "n_accurate_train": len(split.accurate_train), "n_validation": len(split.validation),
         "n_test": len(split.test),
         "n_inaccurate_train": 0 if split.inaccurate_train is None
         else len(split.inaccurate_train)}
+    if others:
+        sizes["n_accurate_train_other_molecules"] = sum(len(o.accurate_train) for o in others)
+        sizes["n_inaccurate_train_other_molecules"] = sum(len(o.inaccurate_train)
+                                                          for o in others)
     if cost_ratio is not None:
         sizes["cost_ratio"] = cost_ratio
     return splits, sizes
+
+
+def other_molecule_frames(config: TrainConfig, index: int, accurate: FrameSet,
+                          inaccurate: FrameSet, n_inaccurate: int, config_source: str,
+                          load: LevelLoader) -> MoleculeFrames:
+    """Entry ``index`` of ``data.pretraining_molecules``, split with this run's sizes and seeds.
+
+    It must be another molecule at the same cheap level: one pre-training pool has one level
+    of theory, so that its energies share one zero.
+    """
+    from harness.data.splits import split_multi_fidelity
+
+    data, key = config.data, f"data.pretraining_molecules.{index}"
+    other = data.pretraining_molecules[index]
+    other_accurate = load(other.accurate, config_source, f"{key}.accurate")
+    other_inaccurate = load(other.inaccurate, config_source, f"{key}.inaccurate")
+    if other_accurate.molecule == accurate.molecule:
+        raise ConfigError(config_source, f"{key}.accurate",
+                          f"'{other_accurate.molecule}' is the molecule trained and tested "
+                          "here: list only the other molecules")
+    if other_inaccurate.level != inaccurate.level:
+        raise ConfigError(config_source, f"{key}.inaccurate.level",
+                          f"level '{other_inaccurate.level}' differs from this run's "
+                          f"'{inaccurate.level}': one pre-training pool, one level of theory")
+    if not other_inaccurate.is_labelled:
+        raise ConfigError(config_source, f"{key}.inaccurate.level",
+                          f"method '{config.method}' needs labelled inaccurate frames")
+    split = split_multi_fidelity(
+        other_accurate, other_inaccurate, n_accurate_train=data.n_accurate_train,
+        n_inaccurate_train=n_inaccurate, n_validation=data.n_validation, n_test=data.n_test,
+        split_seed=data.split_seed, train_seed=config.seed,
+        cap_inaccurate=data.budget is not None and data.cap_to_available)
+    return MoleculeFrames(split.accurate_train, split.validation, split.inaccurate_train,
+                          true_bias(other_accurate, split.inaccurate_train))
 
 
 def labels_paid(config: TrainConfig, sizes: dict[str, Any], details: dict[str, Any]
@@ -180,12 +222,23 @@ def labels_paid(config: TrainConfig, sizes: dict[str, Any], details: dict[str, A
     """What a finished run paid for: its accurate frames and the inaccurate labels it trained
     on (Delta-ML: one per paired accurate frame; a correction-model bias estimator: also those
     of accurate training geometries outside the inaccurate training frames; both from the
-    method's ``details``)."""
+    method's ``details``). A multi-molecule pre-training's other molecules are not counted:
+    their labels are paid in their own rows (``pretraining_labels_paid``)."""
     if config.method not in METHODS_WITH_INACCURATE_LABELS:
         return Allocation(sizes["n_accurate_train"])
     n_inaccurate = (details["n_paired_train"] if config.method == "delta_ml"
                     else sizes["n_inaccurate_train"] + details.get(CHEAP_LABELS_BEYOND_POOL, 0))
     return Allocation(sizes["n_accurate_train"], n_inaccurate, sizes["cost_ratio"])
+
+
+def pretraining_labels_paid(sizes: dict[str, Any]) -> float | None:
+    """What a multi-molecule pre-training cost in all, every molecule's labels counted (None
+    for a run of one molecule)."""
+    if "n_accurate_train_other_molecules" not in sizes:
+        return None
+    return Allocation(sizes["n_accurate_train"] + sizes["n_accurate_train_other_molecules"],
+                      sizes["n_inaccurate_train"] + sizes["n_inaccurate_train_other_molecules"],
+                      sizes["cost_ratio"]).spent
 
 
 def test_metrics(outcome: MethodOutcome, batch_size: int, device: torch.device
@@ -354,6 +407,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             "seed": config.seed, "device": str(device), "dtype": config.dtype,
             "test": metrics, "data": sizes,
             "budget_spent": labels_paid(config, sizes, outcome.details).spent,
+            "budget_spent_all_molecules": pretraining_labels_paid(sizes),
             "needs_inaccurate_label_at_inference": config.method == "delta_ml",
             "details": outcome.details,
             "stages": [stage.to_dict() for stage in outcome.stages],

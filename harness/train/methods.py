@@ -6,6 +6,9 @@
   bias of every inaccurate training frame, then per gamma stage 2 (fresh model, Eq. 2 with
   weights exp(-B/gamma), gamma as ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage
   2's model on the accurate frames); gamma chosen by validation loss (``gamma_selection``).
+- asteroid_multi: as asteroid, with stage 1 and stage 2 trained on the frames of several
+  molecules (``data.pretraining_molecules``, the paper's Table 5); fine-tuning and testing on
+  the configured one.
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
 - inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
   cheap labels alone (the MD stability comparison's third arm).
@@ -56,12 +59,32 @@ SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
 CHEAP_LABELS_BEYOND_POOL = "n_cheap_labels_beyond_inaccurate_train"
 
 
+# Frames of one or several molecules, trained on together (one FrameSet per molecule).
+Frames = FrameSet | tuple[FrameSet, ...]
+
+
+def as_pool(frames: Frames) -> tuple[FrameSet, ...]:
+    return frames if isinstance(frames, tuple) else (frames,)
+
+
+@dataclass(frozen=True)
+class MoleculeFrames:
+    """Another molecule's share of a multi-molecule pre-training (``asteroid_multi``): its
+    accurate training and validation frames join stage 1, its cheap frames stage 2."""
+
+    accurate_train: FrameSet
+    validation: FrameSet
+    inaccurate_train: FrameSet
+    true_bias: np.ndarray | None = None
+
+
 @dataclass(frozen=True)
 class Splits:
     """Accurate training, validation and test frames; inaccurate (or unlabeled) training frames.
 
     ``inaccurate_level`` is the whole inaccurate level, used by Delta-ML to pair any accurate
-    frame (test frames included) with its inaccurate label.
+    frame (test frames included) with its inaccurate label. ``other_molecules``: the molecules
+    pre-trained on beside this one (``asteroid_multi``); tests and fine-tuning stay on this one.
     """
 
     accurate_train: FrameSet
@@ -72,6 +95,39 @@ class Splits:
     # f_cheap| where the dataset has both labels for its geometry (NaN elsewhere).
     true_bias: np.ndarray | None = None
     inaccurate_level: FrameSet | None = None
+    other_molecules: tuple[MoleculeFrames, ...] = ()
+
+    def by_molecule(self) -> list[MoleculeFrames]:
+        """This molecule's and the other molecules' frames, ordered by molecule name, so that
+        a multi-molecule pre-training is the same whichever of its molecules is tested."""
+        own = MoleculeFrames(self.accurate_train, self.validation, self.inaccurate_train,
+                             self.true_bias)
+        if not self.other_molecules:
+            return [own]
+        return sorted([own, *self.other_molecules],
+                      key=lambda molecule: molecule.accurate_train.molecule)
+
+    @property
+    def accurate_pool(self) -> tuple[FrameSet, ...]:
+        return tuple(molecule.accurate_train for molecule in self.by_molecule())
+
+    @property
+    def validation_pool(self) -> tuple[FrameSet, ...]:
+        return tuple(molecule.validation for molecule in self.by_molecule())
+
+    @property
+    def inaccurate_pool(self) -> tuple[FrameSet, ...]:
+        return tuple(molecule.inaccurate_train for molecule in self.by_molecule())
+
+    @property
+    def pooled_true_bias(self) -> np.ndarray | None:
+        """The true bias over ``inaccurate_pool``'s frames (NaN where unknown), or None."""
+        molecules = self.by_molecule()
+        if all(molecule.true_bias is None for molecule in molecules):
+            return None
+        return np.concatenate([np.full(len(molecule.inaccurate_train), np.nan)
+                               if molecule.true_bias is None else molecule.true_bias
+                               for molecule in molecules])
 
 
 @dataclass
@@ -128,8 +184,9 @@ def validation_loss(config: TrainConfig, forces_only: bool = False) -> Supervise
     return replace(loss, rho=0.0) if forces_only else loss
 
 
-def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> ForceField:
-    """A new model seeded by stage name, with scale and shift fitted on ``scale_frames``.
+def fresh_model(context: MethodContext, name: str, scale_frames: Frames) -> ForceField:
+    """A new model seeded by stage name, with scale and shift fitted on ``scale_frames``
+    (per-element energy shifts, so that several molecules share one fit).
 
     A backbone with ``fit_scaling(batches)`` also gets up to 16 batches of those frames.
     """
@@ -139,9 +196,10 @@ def fresh_model(context: MethodContext, name: str, scale_frames: FrameSet) -> Fo
         model = build_model(config.model.name, config.model.hyperparameters)
     except HyperparameterError as error:
         raise ConfigError(UNKNOWN_CONFIG, error.key_path, error.problem) from None
-    n_frames = len(scale_frames)
-    model.fit_scale_shift([scale_frames.atomic_numbers] * n_frames, scale_frames.energies,
-                          list(scale_frames.forces))
+    pool = as_pool(scale_frames)
+    model.fit_scale_shift([frames.atomic_numbers for frames in pool for _ in range(len(frames))],
+                          np.concatenate([frames.energies for frames in pool]),
+                          [force for frames in pool for force in frames.forces])
     model = model.to(device=context.device, dtype=context.dtype)
     fit_scaling = getattr(model, "fit_scaling", None)  # backbones with activation scaling
     if callable(fit_scaling):
@@ -167,13 +225,22 @@ def align_energy_zero(model: ForceField, frames: FrameSet, context: MethodContex
                                                    device=model.atomic_energy_shift.device))
 
 
-def graphs(context: MethodContext, frames: FrameSet,
+def graphs(context: MethodContext, frames: Frames,
            weights: np.ndarray | None = None) -> list[Data]:
-    return frames_to_graphs(frames, weights, dtype=context.dtype)
+    """One graph per frame, molecule after molecule; ``weights`` run over all of them."""
+    pool = as_pool(frames)
+    if weights is None:
+        return [graph for part in pool for graph in frames_to_graphs(part, dtype=context.dtype)]
+    sizes = [len(part) for part in pool]
+    if len(weights) != sum(sizes):
+        raise ValueError(f"{len(weights)} weights for {sum(sizes)} frames")
+    shares = np.split(np.asarray(weights), np.cumsum(sizes)[:-1])
+    return [graph for part, share in zip(pool, shares, strict=True)
+            for graph in frames_to_graphs(part, share, dtype=context.dtype)]
 
 
 def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Schedule,
-              objective: Any, train_frames: FrameSet, validation_frames: FrameSet,
+              objective: Any, train_frames: Frames, validation_frames: Frames,
               weights: np.ndarray | None = None, validate_forces_only: bool = False
               ) -> StageResult:
     config = context.config
@@ -198,8 +265,8 @@ def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Spli
                      supervised_loss(context.config), splits.accurate_train, splits.validation)
 
 
-def supervised_stage(context: MethodContext, name: str, train_frames: FrameSet,
-                     validation_frames: FrameSet) -> tuple[ForceField, StageResult]:
+def supervised_stage(context: MethodContext, name: str, train_frames: Frames,
+                     validation_frames: Frames) -> tuple[ForceField, StageResult]:
     """A fresh model trained with Eq. 1 on ``train_frames`` on the accurate schedule."""
     model = fresh_model(context, name, train_frames)
     result = run_stage(context, name, model, context.config.schedules.accurate,
@@ -229,6 +296,10 @@ def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     config = context.config
     inaccurate = splits.inaccurate_train
     reduction = config.asteroid.bias_reduction
+    if splits.other_molecules and config.asteroid.bias_estimator != "stage_one":
+        raise ConfigError(UNKNOWN_CONFIG, "asteroid.bias_estimator",
+                          f"'{config.asteroid.bias_estimator}' estimates one molecule's bias; "
+                          f"a pre-training on several molecules needs stage_one")
     if config.asteroid.bias_estimator == "correction_model":
         train, validation = (paired_differences(frames, splits.inaccurate_level, role)
                              for frames, role in ((splits.accurate_train, "accurate training"),
@@ -240,10 +311,11 @@ def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
                             {"n_correction_pairs_train": len(train),
                              "n_correction_pairs_validation": len(validation),
                              CHEAP_LABELS_BEYOND_POOL: beyond})
-    model, result = supervised_stage(context, STAGE_ONE, splits.accurate_train,
-                                     splits.validation)
-    return BiasEstimate(result, force_discrepancy(predicted_forces(context, model, inaccurate),
-                                                  inaccurate.forces, reduction))
+    model, result = supervised_stage(context, STAGE_ONE, splits.accurate_pool,
+                                     splits.validation_pool)
+    return BiasEstimate(result, np.concatenate([
+        force_discrepancy(predicted_forces(context, model, frames), frames.forces, reduction)
+        for frames in splits.inaccurate_pool]))
 
 
 def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
@@ -280,16 +352,22 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     config = context.config
     stages: list[StageResult] = []
     bias_table: dict[str, np.ndarray] | None = None
+    true_bias = splits.pooled_true_bias
     gamma_of: dict[float, float] = {}  # grid value -> the gamma its weights use
     if bias_aware:
         estimate = stage_one_bias(context, splits)
         stages.append(estimate.stage)
         used_bias = bias_for_weights(estimate.bias, config.asteroid.gamma_scale)
         gamma_of = applied_gammas(used_bias, config.asteroid)
-        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": estimate.bias,
-                      "bias_used": used_bias}
-        if splits.true_bias is not None:
-            bias_table["true_bias"] = splits.true_bias  # NaN where no accurate label
+        bias_table = {"frame_id": np.concatenate([frames.frame_ids
+                                                  for frames in splits.inaccurate_pool]),
+                      "bias": estimate.bias, "bias_used": used_bias}
+        if splits.other_molecules:  # into details["pretraining_molecules"]
+            bias_table["molecule_index"] = np.repeat(
+                np.arange(len(splits.inaccurate_pool)),
+                [len(frames) for frames in splits.inaccurate_pool])
+        if true_bias is not None:
+            bias_table["true_bias"] = true_bias  # NaN where no accurate label
         gammas: list[float | None] = list(config.asteroid.gammas)
     else:
         gammas = [None]
@@ -302,10 +380,10 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         if bias_table is not None and weights is not None:
             bias_table[weight_column(gamma)] = weights
             weights_by_gamma[gamma] = weights
-        model = fresh_model(context, "stage2", splits.inaccurate_train)
+        model = fresh_model(context, "stage2", splits.inaccurate_pool)
         result = run_stage(context, stage_name("stage2", gamma), model,
                            config.schedules.inaccurate, supervised_loss(config),
-                           splits.inaccurate_train, splits.validation, weights,
+                           splits.inaccurate_pool, splits.validation_pool, weights,
                            validate_forces_only=True)
         stages.append(result)
         if with_fine_tuning:
@@ -336,12 +414,17 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                                                for gamma, applied in gamma_of.items()},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
-                                                         splits.true_bias, choice.chosen_gamma),
+                                                         true_bias, choice.chosen_gamma),
                        **estimate.details)
         # theta_0 is a model of the accurate level, comparable with stage 3; a correction
-        # model's validation loss is on label differences
-        if with_fine_tuning and config.asteroid.bias_estimator == "stage_one":
+        # model's validation loss is on label differences, a multi-molecule theta_0's on every
+        # molecule's frames
+        if (with_fine_tuning and config.asteroid.bias_estimator == "stage_one"
+                and not splits.other_molecules):
             details["fine_tuning"] = fine_tuning_guard(estimate.stage, chosen.validation_loss)
+    if splits.other_molecules:
+        details["pretraining_molecules"] = [frames.molecule for frames in splits.inaccurate_pool]
+        details["n_inaccurate_train_pretraining"] = sum(map(len, splits.inaccurate_pool))
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
 
 
@@ -401,6 +484,7 @@ def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
 TRAINING_METHODS: dict[str, MethodRunner] = {
     "standard": standard,
     "asteroid": asteroid,
+    "asteroid_multi": asteroid,  # the same stages; the pools hold every molecule's frames
     "no_bat": partial(asteroid, bias_aware=False),
     "no_ft": partial(asteroid, with_fine_tuning=False),
     "inaccurate_only": partial(asteroid, bias_aware=False, with_fine_tuning=False),

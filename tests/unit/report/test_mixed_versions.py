@@ -75,3 +75,15 @@ def test_provenance_names_date_profile_code_versions_and_data_hashes() -> None:
     assert code == f"Code version: src:new ({len(runs) - 1} runs); src:old (1 run)."
     assert data == f"Data hash: sha256:d ({len(runs) - 1} runs); sha256:e (1 run)."
     assert "profile default," in versions.provenance(frame_of(runs), None, made)[0]
+
+
+def test_two_molecules_data_differ_without_mixing_versions() -> None:
+    runs = [versioned(standard(25, 0, 1.0), "src:a", "sha256:ethanol"),
+            versioned(standard(25, 1, 1.2), "src:a", "sha256:ethanol")]
+    other = [versioned(standard(25, seed, 2.0), "src:a", "sha256:malonaldehyde")
+             for seed in (0, 1)]
+    for run in other:
+        run["tags"]["molecule"] = "malonaldehyde"
+    frame = frame_of(runs + other)
+    assert not versions.other_versions(frame).any()
+    assert versions.summary_lines(frame) == []

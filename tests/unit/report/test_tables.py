@@ -112,3 +112,21 @@ def test_every_builder_gives_no_table_without_data() -> None:
         assert build(empty) == []
     empty_md = md_frame_of([])
     assert tables.md_stability_tables(empty_md) == tables.md_detail_tables(empty_md) == []
+
+
+def test_the_multi_molecule_table_sets_each_molecule_beside_single_molecule_asteroid() -> None:
+    runs = []
+    for molecule, offset in (("ethanol", 0.0), ("malonaldehyde", 1.0)):
+        for seed in (0, 1):
+            runs += [standard(50, seed, 2.0 + offset, molecule=molecule),
+                     trial("asteroid", 50, seed, 1.5 + offset, gamma=0.5, molecule=molecule),
+                     trial("asteroid_multi", 50, seed, 1.2 + offset, gamma=0.5,
+                           molecule=molecule)]
+    [table] = tables.multi_molecule_tables(frame_of(runs))
+    assert list(table.cells.index) == ["standard training", "ASTEROID",
+                                       "ASTEROID pre-trained on several molecules"]
+    assert list(table.cells.columns) == ["malonaldehyde", "ethanol"]
+    assert table.cells.at["ASTEROID pre-trained on several molecules", "ethanol"] == \
+        "1.200 ± 0.000"
+    assert "ethanol, malonaldehyde" in table.note or "malonaldehyde, ethanol" in table.note
+    assert tables.multi_molecule_tables(frame_of(toy_trials())) == []

@@ -141,3 +141,18 @@ def test_every_shipped_spec_plans_under_every_profile(name: str) -> None:
     for profile in profile_names(spec_path):
         plan = make_plan(load_spec(spec_path, profile), str(spec_path))
         assert plan.trials, f"{spec_path.name} ({profile}) plans no trial"
+
+
+def test_asteroid_multi_pre_trains_on_every_other_dataset_with_the_same_level() -> None:
+    ethanol = tiny_spec()["datasets"][0]
+    other = {**ethanol, "molecule": "other", "accurate": {**ethanol["accurate"],
+                                                          "level": "mmff94"}}
+    plan = plan_of(methods=["asteroid_multi"], datasets=[ethanol, other])
+    partners = {trial.cell.molecule: trial.config["data"]["pretraining_molecules"]
+                for trial in plan.trials}
+    assert [entry["accurate"]["level"] for entry in partners["ethanol"]] == ["mmff94"]
+    assert [entry["accurate"]["level"] for entry in partners["other"]] == ["ccsd"]
+    assert all(entry["inaccurate"]["level"] == "xtb" for entries in partners.values()
+               for entry in entries)
+    with pytest.raises(ConfigError, match="no other dataset has inaccurate level 'xtb'"):
+        plan_of(methods=["asteroid_multi"])
