@@ -1,8 +1,9 @@
 """Stage 1 of ASTEROID: the bias B of each inaccurate frame and its weight exp(-B / gamma).
 
-B(x) = reduction over atoms and components of |F(x; theta_0) - f(x)| (the paper), or of the
-correction f_accurate - f_cheap a Delta-ML model predicts at x (``asteroid.bias_estimator``), in
-kcal/mol/A with the ``mean`` reduction (the authors' code, the scale of the paper's gamma grid)
+B(x) = reduction over atoms and components of |F(x; theta_0) - f(x)| (the paper), of the
+correction f_accurate - f_cheap a Delta-ML model predicts at x, or of an ensemble's gap beyond
+its own spread (``ensemble_gap``; ``asteroid.bias_estimator``), in kcal/mol/A with the ``mean``
+reduction (the authors' code, the scale of the paper's gamma grid)
 or summed over the 3k components with ``sum`` (the paper's L1 norm). What a gamma means, on
 B, on B over its median or as a share of the effective sample size, is ``gamma_scale``'s.
 """
@@ -26,6 +27,27 @@ def force_discrepancy(predicted_forces: np.ndarray, label_forces: np.ndarray,
     """Per-frame reduction of |predicted - label| over atoms and components, (n_frames,)."""
     return absolute_reduction(np.asarray(predicted_forces) - np.asarray(label_forces),
                               reduction)
+
+
+def ensemble_gap(member_forces: np.ndarray, label_forces: np.ndarray,
+                 spread_discount: float) -> np.ndarray:
+    """Per force component, max(0, |mean_k F_k - f| - discount * std_k F_k), (n_frames, n_atoms,
+    3) in kcal/mol/A, from ``member_forces`` (n_members, n_frames, n_atoms, 3).
+
+    Where the members disagree, the ensemble mean's own error is of the size of their spread
+    (std with ddof 1, the unbiased estimate from few members), and that much of the gap says
+    nothing about the cheap label. The discount acts per component before any reduction, a soft
+    threshold: a frame's confident gaps are not cancelled by uncertainty on other atoms, the
+    result is never negative, and the same array gives per-atom biases. Discount 0: the gap of
+    the ensemble mean."""
+    member_forces = np.asarray(member_forces, dtype=np.float64)
+    gap = np.abs(member_forces.mean(axis=0) - np.asarray(label_forces))
+    return np.maximum(gap - spread_discount * member_spread(member_forces), 0.0)
+
+
+def member_spread(member_forces: np.ndarray) -> np.ndarray:
+    """Std over members (axis 0, ddof 1) of each force component."""
+    return np.asarray(member_forces, dtype=np.float64).std(axis=0, ddof=1)
 
 
 def normalise_by_median(bias: np.ndarray) -> np.ndarray:
