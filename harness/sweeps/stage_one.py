@@ -6,8 +6,9 @@ depend on gamma. Each of its finished checkpoints is published under
 its name, bookkeeping and the settings that act only on B once stage 1 has trained
 (``AFTER_STAGE_ONE``), and the code and data versions, so only a trial that would train the very
 same stage 1 with the same code and data reuses it. The cache holds models, not B: B is
-computed again from them, so the gamma grid and scale, the reduction of B and an ensemble's
-spread discount may differ between the trials that share a stage 1.
+computed again from them, so the gamma grid and scale, the reduction of B, an ensemble's
+spread discount and per-frame or per-atom weights may differ between the trials that share a
+stage 1.
 A trial adopts each checkpoint by copying it to its own before training: the trainer then
 resumes a finished stage (model, best state and RNG states restored) and goes straight to the
 bias and stage 2, with the results an uninterrupted run would give. An ensemble's members are
@@ -31,7 +32,8 @@ from harness.train.trainer import stage_finished
 from harness.versions import trial_versions
 
 # The asteroid settings applied to the stage-1 models' forces, never to their training.
-AFTER_STAGE_ONE = ("gammas", "gamma_scale", "bias_reduction", "spread_discount")
+AFTER_STAGE_ONE = ("gammas", "gamma_scale", "bias_reduction", "spread_discount",
+                   "weight_resolution")
 
 
 def stage_one_checkpoints(config: dict[str, Any], trial_folder: Path) -> dict[str, Path]:

@@ -4,8 +4,10 @@ B(x) = reduction over atoms and components of |F(x; theta_0) - f(x)| (the paper)
 correction f_accurate - f_cheap a Delta-ML model predicts at x, or of an ensemble's gap beyond
 its own spread (``ensemble_gap``; ``asteroid.bias_estimator``), in kcal/mol/A with the ``mean``
 reduction (the authors' code, the scale of the paper's gamma grid)
-or summed over the 3k components with ``sum`` (the paper's L1 norm). What a gamma means, on
-B, on B over its median or as a share of the effective sample size, is ``gamma_scale``'s.
+or summed over the 3k components with ``sum`` (the paper's L1 norm). With
+``asteroid.weight_resolution: atom`` each atom has its own bias b_i (the mean of the same gap
+over its three components) and weight exp(-b_i / gamma). What a gamma means, on B, on B over
+its median or as a share of the effective sample size, is ``gamma_scale``'s.
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ def absolute_reduction(forces: np.ndarray, reduction: Literal["mean", "sum"]) ->
     return absolute.mean(axis=1) if reduction == "mean" else absolute.sum(axis=1)
 
 
-def force_discrepancy(predicted_forces: np.ndarray, label_forces: np.ndarray,
-                      reduction: Literal["mean", "sum"]) -> np.ndarray:
-    """Per-frame reduction of |predicted - label| over atoms and components, (n_frames,)."""
-    return absolute_reduction(np.asarray(predicted_forces) - np.asarray(label_forces),
-                              reduction)
+def atom_bias(gap: np.ndarray) -> np.ndarray:
+    """Per-atom bias, the mean of |gap| over the three components, (n_frames, n_atoms) in
+    kcal/mol/A whatever ``bias_reduction``: the scale of the paper's gamma grid."""
+    return np.abs(np.asarray(gap)).mean(axis=-1)
 
 
 def ensemble_gap(member_forces: np.ndarray, label_forces: np.ndarray,
@@ -61,6 +62,7 @@ def bias_weights(bias: np.ndarray, gamma: float) -> np.ndarray:
 
 
 def effective_sample_fraction(weights: np.ndarray) -> float:
-    """(sum w)^2 / (n sum w^2): 1 for uniform weights, 1/n when one frame takes all."""
-    weights = np.asarray(weights, dtype=np.float64)
+    """(sum w)^2 / (n sum w^2) over every weight (per frame, or per atom): 1 for uniform
+    weights, 1/n when one frame (or atom) takes all."""
+    weights = np.asarray(weights, dtype=np.float64).ravel()
     return float(weights.sum() ** 2 / (len(weights) * np.square(weights).sum()))

@@ -198,6 +198,10 @@ class AsteroidSettings(Strict):
     ``median``, gamma in units of B's median over the inaccurate training frames;
     ``effective_sample_size``, each gamma in (0, 1] is the share of the effective sample size
     the weights keep (1: uniform), and the gamma that does so is solved for on B.
+    ``weight_resolution``: ``frame`` (the paper: w_j = exp(-B_j / gamma) on a frame's whole
+    loss) or ``atom``, for biases that are local: each atom's bias b_i (the estimator's gap
+    averaged over its components) gives w_i = exp(-b_i / gamma) on its force term and the frame's
+    energy term takes the mean of its atoms' weights; ``gamma_scale`` then acts on the b_i.
     """
 
     gammas: list[float] = Field(min_length=1, description="default: the paper's grid "
@@ -208,6 +212,7 @@ class AsteroidSettings(Strict):
     spread_discount: float = Field(
         1.0, ge=0, description="the ensemble estimator's discount of its members' std; 0: none")
     bias_reduction: Literal["mean", "sum"] = "mean"
+    weight_resolution: Literal["frame", "atom"] = "frame"
 
     @model_validator(mode="before")
     @classmethod

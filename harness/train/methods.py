@@ -5,8 +5,9 @@
   correction_model`` a model of accurate - inaccurate labels on the accurate frames' pairs;
   with ``ensemble`` several theta_0 from different seeds, ``stage1_m0``, ``stage1_m1``, ...),
   bias of every inaccurate training frame, then per gamma stage 2 (fresh model, Eq. 2 with
-  weights exp(-B/gamma), gamma as ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage
-  2's model on the accurate frames); gamma chosen by validation loss (``gamma_selection``).
+  weights exp(-B/gamma), per atom with ``asteroid.weight_resolution: atom``, gamma as
+  ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage 2's model on the accurate
+  frames); gamma chosen by validation loss (``gamma_selection``).
 - no_bat: as asteroid with uniform weights; no_ft: as asteroid, stopping after stage 2.
 - inaccurate_only: stage 2 with uniform weights and no fine-tuning, the model a user gets from
   cheap labels alone (the MD stability comparison's third arm).
@@ -39,9 +40,9 @@ from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
 from harness.train.bias import (
     absolute_reduction,
+    atom_bias,
     bias_weights,
     ensemble_gap,
-    force_discrepancy,
     member_spread,
 )
 from harness.train.bias_diagnostics import bias_diagnostics
@@ -222,13 +223,14 @@ def standard(context: MethodContext, splits: Splits) -> MethodOutcome:
 
 @dataclass(frozen=True)
 class BiasEstimate:
-    """Stage 1's results, B per inaccurate training frame (kcal/mol/A with the mean
-    reduction) and what the estimator records about itself. ``accurate_model``: the stage-1
-    model of the accurate level that fine-tuning must beat (None for a correction model,
-    whose validation loss is on label differences)."""
+    """Stage 1's results, the estimator's gap per force component of each inaccurate training
+    frame, (n_frames, n_atoms, 3) in kcal/mol/A, >= 0 (B reduces it per frame, b_i per atom),
+    and what the estimator records about itself. ``accurate_model``: the stage-1 model of the
+    accurate level that fine-tuning must beat (None for a correction model, whose validation
+    loss is on label differences)."""
 
     stages: list[StageResult]
-    bias: np.ndarray
+    gap: np.ndarray
     details: dict[str, Any] = field(default_factory=dict)
     accurate_model: StageResult | None = None
 
@@ -252,9 +254,8 @@ def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     inaccurate = splits.inaccurate_train
     model, result = supervised_stage(context, STAGE_ONE, splits.accurate_train,
                                      splits.validation)
-    bias = force_discrepancy(predicted_forces(context, model, inaccurate), inaccurate.forces,
-                             context.config.asteroid.bias_reduction)
-    return BiasEstimate([result], bias, accurate_model=result)
+    gap = np.abs(predicted_forces(context, model, inaccurate) - inaccurate.forces)
+    return BiasEstimate([result], gap, accurate_model=result)
 
 
 def correction_model_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
@@ -265,16 +266,15 @@ def correction_model_bias(context: MethodContext, splits: Splits) -> BiasEstimat
                                               (splits.validation, "validation")))
     model, result = supervised_stage(context, STAGE_ONE, train, validation)
     beyond = int((~matches_any(train, inaccurate)).sum())
-    bias = absolute_reduction(predicted_forces(context, model, inaccurate),
-                              context.config.asteroid.bias_reduction)
-    return BiasEstimate([result], bias, {"n_correction_pairs_train": len(train),
-                                         "n_correction_pairs_validation": len(validation),
-                                         CHEAP_LABELS_BEYOND_POOL: beyond})
+    gap = np.abs(predicted_forces(context, model, inaccurate))
+    return BiasEstimate([result], gap, {"n_correction_pairs_train": len(train),
+                                        "n_correction_pairs_validation": len(validation),
+                                        CHEAP_LABELS_BEYOND_POOL: beyond})
 
 
 def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     """``ensemble_size`` models of the accurate frames, each its own stage (seed, checkpoint),
-    and B the reduced ``ensemble_gap`` of their forces against the cheap labels. Fine-tuning
+    and the ``ensemble_gap`` of their forces against the cheap labels. Fine-tuning
     is compared with the best member: worse than some model of the accurate frames alone
     means the pre-training hurt."""
     settings = context.config.asteroid
@@ -286,15 +286,14 @@ def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
         stages.append(result)
         member_forces.append(predicted_forces(context, model, inaccurate))
     forces = np.stack(member_forces)
-    bias = absolute_reduction(ensemble_gap(forces, inaccurate.forces, settings.spread_discount),
-                              settings.bias_reduction)
+    gap = ensemble_gap(forces, inaccurate.forces, settings.spread_discount)
     spread = absolute_reduction(member_spread(forces), settings.bias_reduction)
     details = {"ensemble_member_validation_losses": {stage.name: stage.best_validation_loss
                                                      for stage in stages},
                "ensemble_spread_mean": float(spread.mean())}
     best = min(stages, key=lambda stage: (not np.isfinite(stage.best_validation_loss),
                                           stage.best_validation_loss))
-    return BiasEstimate(stages, bias, details, accurate_model=best)
+    return BiasEstimate(stages, gap, details, accurate_model=best)
 
 
 def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
@@ -335,10 +334,13 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     if bias_aware:
         estimate = stage_one_bias(context, splits)
         stages.extend(estimate.stages)
-        used_bias = bias_for_weights(estimate.bias, config.asteroid.gamma_scale)
+        raw_bias = absolute_reduction(estimate.gap, config.asteroid.bias_reduction)
+        weighed = (atom_bias(estimate.gap) if config.asteroid.weight_resolution == "atom"
+                   else raw_bias)
+        used_bias = bias_for_weights(weighed, config.asteroid.gamma_scale)
         gamma_of = applied_gammas(used_bias, config.asteroid)
-        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": estimate.bias,
-                      "bias_used": used_bias}
+        bias_table = {"frame_id": splits.inaccurate_train.frame_ids, "bias": raw_bias,
+                      "bias_used": per_frame(used_bias)}
         if splits.true_bias is not None:
             bias_table["true_bias"] = splits.true_bias  # NaN where no accurate label
         gammas: list[float | None] = list(config.asteroid.gammas)
@@ -351,7 +353,7 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     for gamma in gammas:
         weights = None if gamma is None else bias_weights(used_bias, gamma_of[gamma])
         if bias_table is not None and weights is not None:
-            bias_table[weight_column(gamma)] = weights
+            bias_table[weight_column(gamma)] = per_frame(weights)
             weights_by_gamma[gamma] = weights
         model = fresh_model(context, "stage2", splits.inaccurate_train)
         result = run_stage(context, stage_name("stage2", gamma), model,
@@ -377,7 +379,6 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         align_energy_zero(model, splits.accurate_train, context)
         details["energy_zero_aligned"] = True
     if bias_aware:
-        raw_bias = estimate.bias
         details.update(chosen_gamma=choice.chosen_gamma,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
@@ -393,6 +394,12 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
             details["fine_tuning"] = fine_tuning_guard(estimate.accurate_model,
                                                        chosen.validation_loss)
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
+
+
+def per_frame(values: np.ndarray) -> np.ndarray:
+    """A frame's value for the bias table: itself, or the mean over its atoms (per-atom
+    weights: the weight of the frame's energy term)."""
+    return values if values.ndim == 1 else values.mean(axis=1)
 
 
 def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float) -> dict[str, Any]:

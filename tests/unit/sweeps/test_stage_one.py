@@ -33,9 +33,10 @@ def key_with(**asteroid: Any) -> str:
 
 def test_stage_one_key_holds_what_trains_stage_one_and_not_what_acts_on_its_bias() -> None:
     """The cache holds models and B is computed again from them: the scale of gamma, the
-    reduction of B and the spread discount change no stage-1 model."""
+    reduction of B, the spread discount and per-atom weights change no stage-1 model."""
     plain = key_with()
-    assert plain == key_with(gamma_scale="median", bias_reduction="sum")
+    assert plain == key_with(gamma_scale="median", bias_reduction="sum",
+                             weight_resolution="atom")
     assert key_with(**ENSEMBLE) == key_with(**ENSEMBLE, spread_discount=0.5)
     assert len({plain, key_with(**ENSEMBLE), key_with(bias_estimator="ensemble"),
                 key_with(bias_estimator="correction_model")}) == 4

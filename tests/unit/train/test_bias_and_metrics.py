@@ -5,9 +5,10 @@ import pytest
 
 from harness.train.bias import (
     absolute_reduction,
+    atom_bias,
     bias_weights,
+    effective_sample_fraction,
     ensemble_gap,
-    force_discrepancy,
     normalise_by_median,
 )
 from harness.train.metrics import force_energy_metrics
@@ -16,10 +17,18 @@ from harness.train.metrics import force_energy_metrics
 def test_bias_mean_is_the_sum_divided_by_three_k() -> None:
     rng = np.random.default_rng(0)
     predicted, label = rng.normal(size=(5, 9, 3)), rng.normal(size=(5, 9, 3))
-    mean = force_discrepancy(predicted, label, "mean")
-    summed = force_discrepancy(predicted, label, "sum")
+    mean = absolute_reduction(predicted - label, "mean")
+    summed = absolute_reduction(predicted - label, "sum")
     assert np.allclose(summed, mean * 27)
     assert np.allclose(mean, np.abs(predicted - label).mean(axis=(1, 2)))
+
+
+def test_an_atoms_bias_is_the_mean_over_its_components_and_atom_weights_count_one_by_one(
+        ) -> None:
+    gap = np.array([[[0.0, 0.0, 3.0], [1.0, 1.0, 1.0]]])
+    assert np.allclose(atom_bias(gap), [[1.0, 1.0]])
+    weights = np.array([[1.0, 0.0], [1.0, 0.0]])  # two of four atoms take all
+    assert effective_sample_fraction(weights) == pytest.approx(0.5)
 
 
 def test_weights_are_exp_minus_bias_over_gamma() -> None:

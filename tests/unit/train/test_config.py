@@ -103,6 +103,13 @@ def test_an_ensemble_defaults_to_four_members_discounted_by_their_spread() -> No
     assert (settings.ensemble_size, settings.spread_discount) == (4, 1.0)
 
 
+def test_weights_are_per_frame_unless_per_atom_is_asked_for() -> None:
+    assert parse_config(tiny_config("asteroid"), "x.yaml").asteroid.weight_resolution == "frame"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tiny_config("asteroid", asteroid={"weight_resolution": "bond"}), "x.yaml")
+    assert caught.value.key_path == "asteroid.weight_resolution"
+
+
 def test_a_stage_given_some_keys_keeps_its_kind_defaults_for_the_rest() -> None:
     content = tiny_config("asteroid")
     content["schedules"] = {"inaccurate": {"max_steps": 10}, "fine_tune": {"batch_size": 4}}

@@ -203,6 +203,27 @@ def test_an_ensemble_trains_each_member_as_its_own_stage_and_discounts_their_spr
     assert np.array_equal(resumed.bias_table["bias"], outcome.bias_table["bias"])
 
 
+def test_per_atom_weights_give_the_more_wrong_cheap_atom_the_smaller_weight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructed corruption of ``paired_toy_splits`` is wrong by 2 c |x_i| on atom i, and
+    the quadratic correction model predicts a multiple of it: with ``weight_resolution: atom``
+    the atoms' weights rank inversely to their true bias, stage 2 gets them per atom, and the
+    bias table keeps per frame the mean of its atoms' weights."""
+    monkeypatch.setattr(methods, "build_model", lambda name, hyperparameters: QuadraticModel())
+    recorder = StageRecorder(monkeypatch)
+    splits = paired_toy_splits()
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [1.0], "bias_estimator": "correction_model", "gamma_scale": "median",
+        "weight_resolution": "atom"}), splits)
+    true_atom_bias = np.abs(2 * 3.0 * splits.inaccurate_train.positions).mean(axis=-1)
+    weights = recorder.weights["stage2_gamma1"]
+    assert weights.shape == (32, 4)
+    assert spearmanr(weights.ravel(), true_atom_bias.ravel()).statistic == pytest.approx(-1.0)
+    assert np.allclose(outcome.bias_table["weight_gamma1"], weights.mean(axis=1))
+    assert outcome.details["bias_diagnostics"]["ess_fraction_gamma1"] == pytest.approx(
+        effective_sample_fraction(weights))
+
+
 def test_a_correction_model_without_paired_cheap_labels_is_a_config_error(
         tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="asteroid.bias_estimator") as caught:
