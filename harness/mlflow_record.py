@@ -84,6 +84,8 @@ class Metrics:
     APPLIED_GAMMA = "applied_gamma"
     BIAS_MEDIAN = "bias_median"  # of B over the inaccurate training frames (kcal/mol/A)
     BIAS_MEAN = "bias_mean"
+    # the ensemble estimator's members' std, reduced as B, averaged over the frames
+    ENSEMBLE_SPREAD_MEAN = "ensemble_spread_mean"
     STAGES_STILL_IMPROVING = "training.stages_still_improving"
     FINE_TUNING_WORSE = "training.fine_tuning_worse_than_stage1"  # 1: it was
     BEST_VALIDATION_LOSS = "best_validation_loss"  # per stage, see ``stage_metric``

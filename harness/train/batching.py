@@ -1,8 +1,9 @@
 """FrameSet -> torch_geometric graphs and loaders.
 
 Each frame becomes one ``Data`` with ``z`` (atomic numbers), ``pos`` (Angstrom), ``energy``
-(kcal/mol), ``forces`` (kcal/mol/A), ``weight`` (Eq. 2's per-frame weight, 1 by default) and
-``frame_id``. Unlabeled frames get zero labels and are only used by losses that ignore them.
+(kcal/mol), ``forces`` (kcal/mol/A), ``weight`` (Eq. 2's per-frame weight, 1 by default),
+``atom_weight`` (each atom's share of it, 1 unless weights are per atom) and ``frame_id``.
+Unlabeled frames get zero labels and are only used by losses that ignore them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,31 @@ from torch_geometric.loader import DataLoader
 from harness.data.frames import FrameSet
 
 
+def frame_and_atom_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-frame weights (n_frames,) and each atom's share of them (n_frames, n_atoms).
+
+    Per-atom weights w_i (n_frames, n_atoms) give the frame their mean, the weight of its energy
+    term, and each atom the share w_i / mean, so that frame weight times share is the atom's own
+    weight on its force term. Per-frame weights (n_frames,) return no shares (None: all 1).
+    A frame whose atoms all weigh 0 keeps shares 1: it contributes nothing either way.
+    """
+    if weights.ndim == 1:
+        return weights, None
+    frame_weights = weights.mean(axis=1)
+    shares = np.divide(weights, frame_weights[:, None], out=np.ones_like(weights),
+                       where=frame_weights[:, None] > 0)
+    return frame_weights, shares
+
+
 def frames_to_graphs(frames: FrameSet, weights: np.ndarray | None = None,
                      dtype: torch.dtype = torch.float32) -> list[Data]:
-    """One graph per frame; ``weights`` (n_frames,) default to ones."""
+    """One graph per frame; ``weights`` per frame (n_frames,) or per atom (n_frames, n_atoms),
+    default ones."""
     n_frames = len(frames)
-    if weights is None:
-        weights = np.ones(n_frames)
+    weights = np.ones(n_frames) if weights is None else np.asarray(weights, dtype=np.float64)
     if len(weights) != n_frames:
         raise ValueError(f"{len(weights)} weights for {n_frames} frames")
+    weights, shares = frame_and_atom_weights(weights)
     z = torch.as_tensor(frames.atomic_numbers, dtype=torch.long)
     positions = torch.as_tensor(frames.positions, dtype=dtype)
     if frames.is_labelled:
@@ -31,11 +49,13 @@ def frames_to_graphs(frames: FrameSet, weights: np.ndarray | None = None,
     else:
         energies = torch.zeros(n_frames, dtype=dtype)
         forces = torch.zeros_like(positions)
-    weight_tensor = torch.as_tensor(np.asarray(weights), dtype=dtype)
+    weight_tensor = torch.as_tensor(weights, dtype=dtype)
+    share_tensor = (torch.ones(positions.shape[:2], dtype=dtype) if shares is None
+                    else torch.as_tensor(shares, dtype=dtype))
     return [
         Data(z=z, pos=positions[index], energy=energies[index].reshape(1),
              forces=forces[index], weight=weight_tensor[index].reshape(1),
-             frame_id=torch.tensor([int(frames.frame_ids[index])]))
+             atom_weight=share_tensor[index], frame_id=torch.tensor([int(frames.frame_ids[index])]))
         for index in range(n_frames)
     ]
 
@@ -67,6 +87,7 @@ class FrameBatches:
             self.forces = torch.stack([graph.forces for graph in graphs]).to(device)
             self.energy = torch.cat([graph.energy for graph in graphs]).to(device)
             self.weight = torch.cat([graph.weight for graph in graphs]).to(device)
+            self.atom_weight = torch.stack([graph.atom_weight for graph in graphs]).to(device)
             self.frame_id = torch.cat([graph.frame_id for graph in graphs]).to(device)
             self._layouts: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
@@ -83,6 +104,7 @@ class FrameBatches:
         batch = Batch(z=z, pos=self.positions[index].reshape(-1, 3),
                       forces=self.forces[index].reshape(-1, 3),
                       energy=self.energy[index], weight=self.weight[index],
+                      atom_weight=self.atom_weight[index].reshape(-1),
                       frame_id=self.frame_id[index], batch=batch_vector, ptr=ptr)
         batch._num_graphs = n_frames
         return batch

@@ -206,22 +206,34 @@ class AsteroidSettings(Strict):
     """How the bias B of each inaccurate frame is estimated and what the gamma grid means.
 
     ``bias_estimator``: ``stage_one`` (the paper: B = |F(x; theta_0) - f|, theta_0 trained on
-    the accurate frames) or ``correction_model`` (a Delta-ML model of f_accurate - f_cheap
+    the accurate frames), ``correction_model`` (a Delta-ML model of f_accurate - f_cheap
     trained on the accurate training frames' cheap labels, which the level must have on the
-    same geometries: B = |predicted correction|). Either way B is reduced over atoms and
-    components by ``bias_reduction``: ``mean`` (the authors' code; kcal/mol/A scale, where the
-    paper's gamma grid makes sense) or ``sum`` (the paper's L1 norm, 3k times larger).
+    same geometries: B = |predicted correction|) or ``ensemble`` (``ensemble_size`` stage-1
+    models from different seeds; per force component the gap |mean F_k - f| minus
+    ``spread_discount`` times the members' std, floored at 0, so that frames where theta_0
+    itself is unsure are not punished for its error: ``harness.train.bias.ensemble_gap``).
+    Whichever, B is reduced over atoms and components by ``bias_reduction``: ``mean`` (the
+    authors' code; kcal/mol/A scale, where the paper's gamma grid makes sense) or ``sum`` (the
+    paper's L1 norm, 3k times larger).
     ``gamma_scale`` (``harness.train.gamma_scale``): ``absolute``, the paper's gamma on B;
     ``median``, gamma in units of B's median over the inaccurate training frames;
     ``effective_sample_size``, each gamma in (0, 1] is the share of the effective sample size
     the weights keep (1: uniform), and the gamma that does so is solved for on B.
+    ``weight_resolution``: ``frame`` (the paper: w_j = exp(-B_j / gamma) on a frame's whole
+    loss) or ``atom``, for biases that are local: each atom's bias b_i (the estimator's gap
+    averaged over its components) gives w_i = exp(-b_i / gamma) on its force term and the frame's
+    energy term takes the mean of its atoms' weights; ``gamma_scale`` then acts on the b_i.
     """
 
     gammas: list[float] = Field(min_length=1, description="default: the paper's grid "
                                 f"{PAPER_GAMMAS}, or {SHARE_GAMMAS} of the effective sample")
     gamma_scale: GammaScale = "absolute"
-    bias_estimator: Literal["stage_one", "correction_model"] = "stage_one"
+    bias_estimator: Literal["stage_one", "correction_model", "ensemble"] = "stage_one"
+    ensemble_size: int = Field(4, ge=2, description="members of the ensemble estimator")
+    spread_discount: float = Field(
+        1.0, ge=0, description="the ensemble estimator's discount of its members' std; 0: none")
     bias_reduction: Literal["mean", "sum"] = "mean"
+    weight_resolution: Literal["frame", "atom"] = "frame"
 
     @model_validator(mode="before")
     @classmethod
@@ -351,6 +363,13 @@ class TrainConfig(Strict):
         if not multi and self.data.pretraining_molecules:
             raise ValueError(f"data.pretraining_molecules is read only by method "
                              f"'{MULTI_MOLECULE_METHOD}', not '{self.method}'")
+        settings = self.asteroid
+        if multi and (settings.bias_estimator, settings.weight_resolution) != ("stage_one",
+                                                                             "frame"):
+            raise ValueError(f"method '{MULTI_MOLECULE_METHOD}' estimates the bias with "
+                             "asteroid.bias_estimator stage_one and weights frames "
+                             "(asteroid.weight_resolution frame): the others are of one "
+                             "molecule")
         return self
 
 

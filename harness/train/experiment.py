@@ -318,13 +318,14 @@ def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:
 
 
 def outcome_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """The chosen gamma and the gamma its weights used, the bias statistics and the budget
-    spent, where the run has them."""
+    """The chosen gamma and the gamma its weights used, the bias statistics (an ensemble's
+    spread too) and the budget spent, where the run has them."""
     details = results["details"]
     found = {Metrics.CHOSEN_GAMMA: details.get("chosen_gamma"),
              Metrics.APPLIED_GAMMA: details.get("applied_gamma"),
              Metrics.BIAS_MEDIAN: details.get("bias_median"),
              Metrics.BIAS_MEAN: details.get("bias_mean"),
+             Metrics.ENSEMBLE_SPREAD_MEAN: details.get("ensemble_spread_mean"),
              Metrics.BUDGET_SPENT: results.get("budget_spent"),
              **{bias_diagnostic_metric(name): value
                 for name, value in details.get("bias_diagnostics", {}).items()}}

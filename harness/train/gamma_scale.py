@@ -8,7 +8,8 @@ ethanol data the true bias of xTB spans 5.0-7.9 kcal/mol/A, and B over its media
 ``effective_sample_size`` a grid value g in (0, 1] is the fraction of the effective sample size
 (sum w)^2 / (n sum w^2) that the weights keep, and gamma is solved for it on the frames' B:
 g = 1 gives uniform weights and g = 0.1 weights as selective as keeping a tenth of the frames,
-on any molecule and at any scale of B.
+on any molecule and at any scale of B. Per-atom biases (``weight_resolution: atom``) are scaled
+the same way, over every atom of every frame.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def gamma_keeping(bias: np.ndarray, fraction: float) -> float:
     if excess(low) >= 0:
         tied = int((spread == 0).sum())
         raise ValueError(f"no gamma keeps as little as {fraction:g} of the effective sample: "
-                         f"{tied} of {len(spread)} frames share the smallest B")
+                         f"{tied} of {spread.size} biases (of frames, or of atoms with "
+                         "per-atom weights) share the smallest")
     if excess(high) <= 0:
         return math.exp(high)
     return math.exp(brentq(excess, low, high, xtol=1e-12))

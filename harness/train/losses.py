@@ -1,4 +1,5 @@
-"""The training objectives: Eq. 1 / Eq. 2 (supervised, per-frame weights) and score matching.
+"""The training objectives: Eq. 1 / Eq. 2 (supervised, per-frame or per-atom weights) and score
+matching.
 
 Units: force losses in (kcal/mol/A) or (kcal/mol/A)^2, energy losses in kcal/mol or
 (kcal/mol)^2. Each objective maps (model, batch) to a scalar to minimise.
@@ -30,10 +31,11 @@ def elementwise(kind: Literal["mae", "mse"], prediction: Tensor, target: Tensor)
 def per_frame_losses(model: ForceField, batch: Batch, force_loss: Literal["mae", "mse"],
                      energy_loss: Literal["mae", "mse"], create_graph: bool
                      ) -> tuple[Tensor, Tensor]:
-    """Force loss averaged over each frame's atoms and components, and energy loss, per frame."""
+    """Force loss averaged over each frame's atoms (each times its share ``atom_weight`` of the
+    frame's weight) and components, and energy loss, per frame."""
     energies, forces = energy_and_forces(model, batch.z, batch.pos, batch.batch,
                                          batch.num_graphs, create_graph=create_graph)
-    force_terms = elementwise(force_loss, forces, batch.forces).mean(dim=-1)
+    force_terms = elementwise(force_loss, forces, batch.forces).mean(dim=-1) * batch.atom_weight
     frame_force = scatter(force_terms, batch.batch, dim=0, dim_size=batch.num_graphs,
                           reduce="mean")
     frame_energy = elementwise(energy_loss, energies, batch.energy)
@@ -46,7 +48,9 @@ class SupervisedLoss:
 
     ``norm`` is the number of frames (``mean``) or the sum of the weights (``weighted_mean``).
     With all weights 1 both are Eq. 1. Weights are constants: a frame of weight 0 gives no
-    gradient whatever its labels.
+    gradient whatever its labels. Per-atom weights w_ji enter as w_j = mean_i w_ji and the atoms'
+    shares w_ji / w_j inside l_f,j (``frame_and_atom_weights``): the loss is
+    sum_j [(1-rho) mean_i w_ji l_f,ji + rho w_j l_e,j] / norm.
     """
 
     rho: float = 0.001

@@ -1,11 +1,13 @@
 """The methods as compositions of stages, each one configuration key away.
 
 - standard: Eq. 1 on the accurate training frames.
-- asteroid: stage 1 (theta_0 on accurate frames, or with ``asteroid.bias_estimator:
-  correction_model`` a model of accurate - inaccurate labels on the accurate frames' pairs),
+- asteroid: stage 1 (theta_0 on accurate frames; with ``asteroid.bias_estimator:
+  correction_model`` a model of accurate - inaccurate labels on the accurate frames' pairs;
+  with ``ensemble`` several theta_0 from different seeds, ``stage1_m0``, ``stage1_m1``, ...),
   bias of every inaccurate training frame, then per gamma stage 2 (fresh model, Eq. 2 with
-  weights exp(-B/gamma), gamma as ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage
-  2's model on the accurate frames); gamma chosen by validation loss (``gamma_selection``).
+  weights exp(-B/gamma), per atom with ``asteroid.weight_resolution: atom``, gamma as
+  ``asteroid.gamma_scale`` says) and stage 3 (fine-tune stage 2's model on the accurate
+  frames); gamma chosen by validation loss (``gamma_selection``).
 - asteroid_multi: as asteroid, with stage 1 and stage 2 trained on the frames of several
   molecules (``data.pretraining_molecules``, the paper's Table 5); fine-tuning and testing on
   the configured one.
@@ -39,7 +41,13 @@ from harness.data.pairing import matches_any, pair_frames
 from harness.errors import UNKNOWN_CONFIG, ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
-from harness.train.bias import absolute_reduction, bias_weights, force_discrepancy
+from harness.train.bias import (
+    absolute_reduction,
+    atom_bias,
+    bias_weights,
+    ensemble_gap,
+    member_spread,
+)
 from harness.train.bias_diagnostics import bias_diagnostics
 from harness.train.checkpoint import seed_everything, stage_checkpoint
 from harness.train.config import AsteroidSettings, Schedule, TrainConfig
@@ -51,7 +59,7 @@ from harness.train.trainer import StageResult, Trainer, ValidationCallback
 from models import ForceField, HyperparameterError, build_model
 
 STAGE_ONE = "stage1"  # the stage name (and checkpoint) of the bias estimator's model, shared
-# across gammas: theta_0, or the correction model
+# across gammas: theta_0, or the correction model; an ensemble's members add ``_m<k>``
 # Frames shown to a backbone's ``fit_scaling`` (GemNet-style activation scales) before training.
 SCALING_BATCH_SIZE, SCALING_BATCHES = 16, 16
 # The details key of the cheap labels a correction model paid for beyond the inaccurate
@@ -282,40 +290,79 @@ def standard(context: MethodContext, splits: Splits) -> MethodOutcome:
 
 @dataclass(frozen=True)
 class BiasEstimate:
-    """Stage 1's result, B per inaccurate training frame (kcal/mol/A with the mean
-    reduction) and what the estimator records about itself."""
+    """Stage 1's results, the estimator's gap per force component of each inaccurate training
+    frame, (n_frames, n_atoms, 3) in kcal/mol/A, >= 0 (B reduces it per frame, b_i per atom),
+    one array per molecule of the pool (``Splits.inaccurate_pool``), and what the estimator
+    records about itself. ``accurate_model``: the stage-1 model of the accurate level that
+    fine-tuning must beat (None for a correction model, whose validation loss is on label
+    differences, and a multi-molecule theta_0, validated on every molecule's frames)."""
 
-    stage: StageResult
-    bias: np.ndarray
+    stages: list[StageResult]
+    gaps: list[np.ndarray]
     details: dict[str, Any] = field(default_factory=dict)
+    accurate_model: StageResult | None = None
+
+
+def stage_one_names(settings: AsteroidSettings) -> list[str]:
+    """The stage names (and checkpoints) stage 1 trains: one model, or one per member."""
+    if settings.bias_estimator == "ensemble":
+        return [f"{STAGE_ONE}_m{member}" for member in range(settings.ensemble_size)]
+    return [STAGE_ONE]
 
 
 def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     """Stage 1 with ``asteroid.bias_estimator``: theta_0 on the accurate frames and
-    B = |F(x; theta_0) - f|, or a correction model and B = |predicted f_accurate - f_cheap|."""
-    config = context.config
-    inaccurate = splits.inaccurate_train
-    reduction = config.asteroid.bias_reduction
-    if splits.other_molecules and config.asteroid.bias_estimator != "stage_one":
-        raise ConfigError(UNKNOWN_CONFIG, "asteroid.bias_estimator",
-                          f"'{config.asteroid.bias_estimator}' estimates one molecule's bias; "
-                          f"a pre-training on several molecules needs stage_one")
-    if config.asteroid.bias_estimator == "correction_model":
-        train, validation = (paired_differences(frames, splits.inaccurate_level, role)
-                             for frames, role in ((splits.accurate_train, "accurate training"),
-                                                  (splits.validation, "validation")))
-        model, result = supervised_stage(context, STAGE_ONE, train, validation)
-        beyond = int((~matches_any(train, inaccurate)).sum())
-        return BiasEstimate(result, absolute_reduction(predicted_forces(context, model,
-                                                                        inaccurate), reduction),
-                            {"n_correction_pairs_train": len(train),
-                             "n_correction_pairs_validation": len(validation),
-                             CHEAP_LABELS_BEYOND_POOL: beyond})
+    B = |F(x; theta_0) - f|, a correction model and B = |predicted f_accurate - f_cheap|, or
+    an ensemble of theta_0 (``ensemble_bias``)."""
+    estimator = context.config.asteroid.bias_estimator
+    if estimator == "correction_model":
+        return correction_model_bias(context, splits)
+    if estimator == "ensemble":
+        return ensemble_bias(context, splits)
     model, result = supervised_stage(context, STAGE_ONE, splits.accurate_pool,
                                      splits.validation_pool)
-    return BiasEstimate(result, np.concatenate([
-        force_discrepancy(predicted_forces(context, model, frames), frames.forces, reduction)
-        for frames in splits.inaccurate_pool]))
+    gaps = [np.abs(predicted_forces(context, model, frames) - frames.forces)
+            for frames in splits.inaccurate_pool]
+    return BiasEstimate([result], gaps, accurate_model=None if splits.other_molecules
+                        else result)
+
+
+def correction_model_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
+    """A model of f_accurate - f_cheap on the accurate frames' pairs; B = |its prediction|."""
+    inaccurate = splits.inaccurate_train
+    train, validation = (paired_differences(frames, splits.inaccurate_level, role)
+                         for frames, role in ((splits.accurate_train, "accurate training"),
+                                              (splits.validation, "validation")))
+    model, result = supervised_stage(context, STAGE_ONE, train, validation)
+    beyond = int((~matches_any(train, inaccurate)).sum())
+    gap = np.abs(predicted_forces(context, model, inaccurate))
+    return BiasEstimate([result], [gap], {"n_correction_pairs_train": len(train),
+                                        "n_correction_pairs_validation": len(validation),
+                                        CHEAP_LABELS_BEYOND_POOL: beyond})
+
+
+def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
+    """``ensemble_size`` models of the accurate frames, each its own stage (seed, checkpoint),
+    and the ``ensemble_gap`` of their forces against the cheap labels. Fine-tuning
+    is compared with the best member: worse than some model of the accurate frames alone
+    means the pre-training hurt."""
+    settings = context.config.asteroid
+    inaccurate = splits.inaccurate_train
+    stages: list[StageResult] = []
+    member_forces: list[np.ndarray] = []
+    for name in stage_one_names(settings):
+        model, result = supervised_stage(context, name, splits.accurate_train, splits.validation)
+        stages.append(result)
+        member_forces.append(predicted_forces(context, model, inaccurate))
+    forces = np.stack(member_forces)
+    gap = ensemble_gap(forces, inaccurate.forces, settings.spread_discount)
+    spread = absolute_reduction(member_spread(forces), settings.bias_reduction)
+    details = {"ensemble_member_validation_losses": {stage.name: stage.best_validation_loss
+                                                     for stage in stages},
+               "ensemble_spread_mean": float(spread.mean())}
+    best = min(stages, key=lambda stage: (not np.isfinite(stage.best_validation_loss),
+                                          stage.best_validation_loss))
+    return BiasEstimate(stages, [gap], details, accurate_model=best)
 
 
 def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
@@ -356,12 +403,17 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     gamma_of: dict[float, float] = {}  # grid value -> the gamma its weights use
     if bias_aware:
         estimate = stage_one_bias(context, splits)
-        stages.append(estimate.stage)
-        used_bias = bias_for_weights(estimate.bias, config.asteroid.gamma_scale)
+        stages.extend(estimate.stages)
+        raw_bias = np.concatenate([absolute_reduction(gap, config.asteroid.bias_reduction)
+                                   for gap in estimate.gaps])
+        # per-atom weights are of one molecule (the config refuses them with several)
+        weighed = (atom_bias(estimate.gaps[0]) if config.asteroid.weight_resolution == "atom"
+                   else raw_bias)
+        used_bias = bias_for_weights(weighed, config.asteroid.gamma_scale)
         gamma_of = applied_gammas(used_bias, config.asteroid)
         bias_table = {"frame_id": np.concatenate([frames.frame_ids
                                                   for frames in splits.inaccurate_pool]),
-                      "bias": estimate.bias, "bias_used": used_bias}
+                      "bias": raw_bias, "bias_used": per_frame(used_bias)}
         if splits.other_molecules:  # into details["pretraining_molecules"]
             bias_table["molecule_index"] = np.repeat(
                 np.arange(len(splits.inaccurate_pool)),
@@ -378,7 +430,7 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     for gamma in gammas:
         weights = None if gamma is None else bias_weights(used_bias, gamma_of[gamma])
         if bias_table is not None and weights is not None:
-            bias_table[weight_column(gamma)] = weights
+            bias_table[weight_column(gamma)] = per_frame(weights)
             weights_by_gamma[gamma] = weights
         model = fresh_model(context, "stage2", splits.inaccurate_pool)
         result = run_stage(context, stage_name("stage2", gamma), model,
@@ -404,7 +456,6 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
         align_energy_zero(model, splits.accurate_train, context)
         details["energy_zero_aligned"] = True
     if bias_aware:
-        raw_bias = estimate.bias
         details.update(chosen_gamma=choice.chosen_gamma,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
@@ -416,22 +467,26 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
                                                          true_bias, choice.chosen_gamma),
                        **estimate.details)
-        # theta_0 is a model of the accurate level, comparable with stage 3; a correction
-        # model's validation loss is on label differences, a multi-molecule theta_0's on every
-        # molecule's frames
-        if (with_fine_tuning and config.asteroid.bias_estimator == "stage_one"
-                and not splits.other_molecules):
-            details["fine_tuning"] = fine_tuning_guard(estimate.stage, chosen.validation_loss)
+        if with_fine_tuning and estimate.accurate_model is not None:
+            details["fine_tuning"] = fine_tuning_guard(estimate.accurate_model,
+                                                       chosen.validation_loss)
     if splits.other_molecules:
         details["pretraining_molecules"] = [frames.molecule for frames in splits.inaccurate_pool]
         details["n_inaccurate_train_pretraining"] = sum(map(len, splits.inaccurate_pool))
     return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
 
 
+def per_frame(values: np.ndarray) -> np.ndarray:
+    """A frame's value for the bias table: itself, or the mean over its atoms (per-atom
+    weights: the weight of the frame's energy term)."""
+    return values if values.ndim == 1 else values.mean(axis=1)
+
+
 def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float) -> dict[str, Any]:
     """Stage 1 and the chosen stage 3 side by side on the same validation loss: a fine-tuned
     model worse than the model of the accurate frames alone means the pre-training hurt."""
-    return {"stage1_best_validation_loss": stage_one.best_validation_loss,
+    return {"stage1_name": stage_one.name,
+            "stage1_best_validation_loss": stage_one.best_validation_loss,
             "stage3_best_validation_loss": fine_tuned_loss,
             "worse_than_stage1": fine_tuned_loss > stage_one.best_validation_loss}
 

@@ -68,9 +68,26 @@ def test_stacked_batches_equal_torch_geometric_collation() -> None:
     index = torch.tensor([4, 0, 3])
     ours, reference = stacked.batch(index), Batch.from_data_list([graphs[i] for i in index])
     assert ours.num_graphs == reference.num_graphs == 3
-    for key in ("z", "pos", "forces", "energy", "weight", "frame_id", "batch", "ptr"):
+    for key in ("z", "pos", "forces", "energy", "weight", "atom_weight", "frame_id", "batch",
+                "ptr"):
         assert torch.equal(getattr(ours, key), getattr(reference, key)), key
     assert [batch.num_graphs for batch in stacked.in_order(4)] == [4, 2]
+
+
+def test_per_atom_weights_become_a_frame_weight_and_the_atoms_shares_of_it() -> None:
+    """The frame weighs its atoms' mean weight (on its energy term); weight times share is each
+    atom's own weight. A frame whose atoms all weigh 0 keeps shares 1."""
+    atom_weights = np.array([[1.0, 0.5, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    graphs = frames_to_graphs(toy_frames(2), atom_weights, dtype=torch.float64)
+    assert [float(graph.weight) for graph in graphs] == [0.5, 0.0]
+    assert torch.equal(graphs[0].weight * graphs[0].atom_weight, torch.tensor(atom_weights[0]))
+    assert torch.equal(graphs[1].atom_weight, torch.ones(4, dtype=torch.float64))
+    batch = FrameBatches(graphs, torch.device("cpu")).batch(torch.tensor([1, 0]))
+    assert torch.equal(batch.atom_weight, torch.cat([graphs[1].atom_weight,
+                                                     graphs[0].atom_weight]))
+    per_frame = frames_to_graphs(toy_frames(2), np.array([0.3, 1.0]), dtype=torch.float64)
+    assert all(torch.equal(graph.atom_weight, torch.ones(4, dtype=torch.float64))
+               for graph in per_frame)
 
 
 def test_frames_of_different_molecules_are_collated() -> None:

@@ -89,6 +89,27 @@ def test_non_positive_gamma_is_an_error() -> None:
     assert caught.value.key_path == "asteroid"
 
 
+@pytest.mark.parametrize(("key", "value"), [("ensemble_size", 1), ("spread_discount", -0.5)])
+def test_an_ensemble_of_one_member_or_a_negative_discount_is_an_error(
+        tmp_path: Path, key: str, value: float) -> None:
+    error = error_of(write(tmp_path, dataset_config(tmp_path, method="asteroid", asteroid={
+        "bias_estimator": "ensemble", key: value})))
+    assert error.key_path == f"asteroid.{key}"
+
+
+def test_an_ensemble_defaults_to_four_members_discounted_by_their_spread() -> None:
+    settings = parse_config(tiny_config("asteroid", asteroid={"bias_estimator": "ensemble"}),
+                            "x.yaml").asteroid
+    assert (settings.ensemble_size, settings.spread_discount) == (4, 1.0)
+
+
+def test_weights_are_per_frame_unless_per_atom_is_asked_for() -> None:
+    assert parse_config(tiny_config("asteroid"), "x.yaml").asteroid.weight_resolution == "frame"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tiny_config("asteroid", asteroid={"weight_resolution": "bond"}), "x.yaml")
+    assert caught.value.key_path == "asteroid.weight_resolution"
+
+
 def test_a_stage_given_some_keys_keeps_its_kind_defaults_for_the_rest() -> None:
     content = tiny_config("asteroid")
     content["schedules"] = {"inaccurate": {"max_steps": 10}, "fine_tune": {"batch_size": 4}}

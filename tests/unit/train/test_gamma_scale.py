@@ -64,7 +64,7 @@ def test_a_share_below_the_frames_tied_at_the_smallest_b_is_a_config_error() -> 
     config = parse_config(tiny_config("asteroid", asteroid={
         "gammas": [0.1], "gamma_scale": "effective_sample_size"}), "x.yaml")
     tied = np.array([0.0, 0.0, 0.0, 1.0, 2.0])  # gamma -> 0 still keeps 3 of 5 frames
-    with pytest.raises(ConfigError, match="3 of 5 frames share the smallest B") as caught:
+    with pytest.raises(ConfigError, match="3 of 5 biases .* share the smallest") as caught:
         applied_gammas(tied, config.asteroid)
     assert caught.value.key_path == "asteroid.gammas"
 

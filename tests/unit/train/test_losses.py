@@ -89,6 +89,26 @@ def test_mean_normalisation_is_eq2_divided_by_frames(quadratic_model: QuadraticM
         == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("normalisation", ["mean", "weighted_mean"])
+def test_per_atom_weights_weigh_each_force_term_and_the_energy_by_their_mean(
+        quadratic_model: QuadraticModel, normalisation: str) -> None:
+    """By hand: sum_j [(1-rho) mean_i w_ji mean_c e_jic^2 + rho mean_i w_ji e_j^2] / norm."""
+    rng = np.random.default_rng(3)
+    atom_weights = rng.uniform(0.0, 1.0, (3, 4))
+    batch = Batch.from_data_list(frames_to_graphs(toy_frames(3), atom_weights,
+                                                  dtype=torch.float64))
+    force_error, energy_error = separate_errors(quadratic_model, batch)
+    atom_terms = force_error.square().mean(dim=-1).numpy().reshape(3, 4)
+    frame_weights = atom_weights.mean(axis=1)
+    rho = 0.2
+    total = ((1 - rho) * (atom_weights * atom_terms).mean(axis=1)
+             + rho * frame_weights * energy_error.square().numpy()).sum()
+    norm = 3 if normalisation == "mean" else frame_weights.sum()
+    loss = SupervisedLoss(rho=rho, weight_normalisation=normalisation)(
+        quadratic_model, batch, create_graph=False)
+    assert float(loss) == pytest.approx(total / norm, rel=1e-12)
+
+
 @pytest.mark.parametrize("projection", ["rademacher", "gaussian"])
 def test_sliced_score_matching_of_a_harmonic_model(quadratic_model: QuadraticModel,
                                                    projection: str) -> None:

@@ -15,7 +15,13 @@ from train_toy import QuadraticModel, context, paired_toy_splits, toy_frames, to
 from harness.baselines import BASELINE_METHODS
 from harness.errors import ConfigError
 from harness.train import methods
-from harness.train.bias import bias_weights, effective_sample_fraction
+from harness.train.bias import (
+    absolute_reduction,
+    bias_weights,
+    effective_sample_fraction,
+    ensemble_gap,
+)
+from harness.train.checkpoint import stage_checkpoint
 from harness.train.config import Method
 from harness.train.experiment import METHODS, convergence_warnings, run_method
 from harness.train.methods import TRAINING_METHODS
@@ -92,6 +98,7 @@ def test_asteroid_records_stage_one_beside_the_chosen_fine_tuning(tmp_path: Path
     guard = outcome.details["fine_tuning"]
     stage_one = next(stage for stage in outcome.stages if stage.name == "stage1")
     assert guard["stage1_best_validation_loss"] == stage_one.best_validation_loss
+    assert guard["stage1_name"] == "stage1"
     assert guard["stage3_best_validation_loss"] == min(
         outcome.details["validation_loss_by_gamma"].values())
     assert guard["worse_than_stage1"] == (guard["stage3_best_validation_loss"]
@@ -155,6 +162,66 @@ def test_a_correction_model_gives_the_more_wrong_cheap_frame_the_smaller_weight(
     assert outcome.details["n_correction_pairs_train"] == 16
     assert outcome.details["n_cheap_labels_beyond_inaccurate_train"] == 16
     assert "fine_tuning" not in outcome.details  # its stage 1 is no model of the accurate level
+
+
+ENSEMBLE = {"gammas": [1.0], "bias_estimator": "ensemble", "ensemble_size": 2,
+            "spread_discount": 0.5}
+
+
+def test_an_ensemble_trains_each_member_as_its_own_stage_and_discounts_their_spread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two members from different seeds, each with its own checkpoint; B is the reduced
+    ``ensemble_gap`` of their forces on the cheap frames; fine-tuning is compared with the best
+    member; a second run in the same folder resumes every stage to the same B."""
+    recorder = StageRecorder(monkeypatch)
+    member_forces: list[np.ndarray] = []
+    original = methods.predicted_forces
+
+    def recorded(*arguments: Any) -> np.ndarray:
+        member_forces.append(original(*arguments))
+        return member_forces[-1]
+
+    monkeypatch.setattr(methods, "predicted_forces", recorded)
+    splits = toy_splits()
+    outcome = run_method(context(tmp_path, "asteroid", asteroid=ENSEMBLE), splits)
+    members = ["stage1_m0", "stage1_m1"]
+    assert [stage.name for stage in outcome.stages] == [*members, "stage2_gamma1",
+                                                        "stage3_gamma1"]
+    assert all(stage_checkpoint(tmp_path, name).exists() for name in members)
+    assert not torch.equal(recorder.start["stage1_m0"]["atom_energy.2.weight"],
+                           recorder.start["stage1_m1"]["atom_energy.2.weight"])
+    expected = absolute_reduction(ensemble_gap(np.stack(member_forces),
+                                               splits.inaccurate_train.forces, 0.5), "mean")
+    assert np.allclose(outcome.bias_table["bias"], expected) and np.all(expected >= 0)
+    details = outcome.details
+    losses = {stage.name: stage.best_validation_loss for stage in outcome.stages[:2]}
+    assert details["ensemble_member_validation_losses"] == losses
+    assert details["ensemble_spread_mean"] > 0
+    assert details["fine_tuning"]["stage1_name"] == min(losses, key=losses.get)
+    assert details["fine_tuning"]["stage1_best_validation_loss"] == min(losses.values())
+    resumed = run_method(context(tmp_path, "asteroid", asteroid=ENSEMBLE), splits)
+    assert np.array_equal(resumed.bias_table["bias"], outcome.bias_table["bias"])
+
+
+def test_per_atom_weights_give_the_more_wrong_cheap_atom_the_smaller_weight(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructed corruption of ``paired_toy_splits`` is wrong by 2 c |x_i| on atom i, and
+    the quadratic correction model predicts a multiple of it: with ``weight_resolution: atom``
+    the atoms' weights rank inversely to their true bias, stage 2 gets them per atom, and the
+    bias table keeps per frame the mean of its atoms' weights."""
+    monkeypatch.setattr(methods, "build_model", lambda name, hyperparameters: QuadraticModel())
+    recorder = StageRecorder(monkeypatch)
+    splits = paired_toy_splits()
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [1.0], "bias_estimator": "correction_model", "gamma_scale": "median",
+        "weight_resolution": "atom"}), splits)
+    true_atom_bias = np.abs(2 * 3.0 * splits.inaccurate_train.positions).mean(axis=-1)
+    weights = recorder.weights["stage2_gamma1"]
+    assert weights.shape == (32, 4)
+    assert spearmanr(weights.ravel(), true_atom_bias.ravel()).statistic == pytest.approx(-1.0)
+    assert np.allclose(outcome.bias_table["weight_gamma1"], weights.mean(axis=1))
+    assert outcome.details["bias_diagnostics"]["ess_fraction_gamma1"] == pytest.approx(
+        effective_sample_fraction(weights))
 
 
 def test_a_correction_model_without_paired_cheap_labels_is_a_config_error(

@@ -90,12 +90,12 @@ def test_one_model_fits_per_element_energy_shifts_over_several_molecules(
     assert model.atomic_energy_shift[[1, 6, 8]].abs().sum() > 0
 
 
-def test_the_bias_is_estimated_by_stage_one_only() -> None:
-    config = parse_config(multi_config(asteroid={"bias_estimator": "correction_model"}),
-                          "toy.yaml")
-    with pytest.raises(ConfigError, match="needs stage_one"):
-        methods.stage_one_bias(methods.MethodContext(config, torch.device("cpu"),
-                                                     torch.float64, Path(".")), multi_splits())
+@pytest.mark.parametrize("asteroid", [{"bias_estimator": "correction_model"},
+                                      {"bias_estimator": "ensemble"},
+                                      {"weight_resolution": "atom"}])
+def test_the_bias_is_estimated_by_stage_one_and_weights_frames(asteroid: dict) -> None:
+    with pytest.raises(ConfigError, match="stage_one and weights frames"):
+        parse_config(multi_config(asteroid=asteroid), "toy.yaml")
 
 
 def test_other_molecules_are_read_by_asteroid_multi_alone() -> None:
