@@ -67,6 +67,8 @@ RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio"
                   "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
                   "energy_mae", "wall_seconds", "status", "code_version", "data_hash",
                   "run_id")
+# The training setting a report reads from each trial's params: what its gamma means.
+GAMMA_SCALE_PARAM = "asteroid.gamma_scale"
 PAGE_SIZE = 1000
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
@@ -182,6 +184,9 @@ def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     frame["sweep"] = frame["sweep"].where(frame["sweep"] != "", frame["experiment"])
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])
+    # "" where not recorded (runs of methods without gamma, or older than the setting)
+    frame["gamma_scale"] = (frame["gamma_scale"].astype(object).fillna("")
+                            if "gamma_scale" in frame else "")
     frame["seed"] = _numbers(frame["seed"]).astype("Int64")
     frame["selected"] = _flags(frame["selected"])
     frame["finished_first"] = frame["status"] != "FINISHED"
@@ -204,7 +209,9 @@ def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def trial_runs(store: Store) -> pd.DataFrame:
-    return typed_trials(_records(store, _search(store, Role.TRIAL), TRIAL_TAGS, TRIAL_METRICS))
+    frame = _records(store, _search(store, Role.TRIAL), TRIAL_TAGS, TRIAL_METRICS,
+                     (GAMMA_SCALE_PARAM,))
+    return typed_trials(frame.rename(columns={GAMMA_SCALE_PARAM: "gamma_scale"}))
 
 
 def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from harness.report.md_headline import run_length_ps, training_seeds
 from harness.report.names import (
     NEEDS_CHEAP_AT_INFERENCE,
     OWN_MODEL,
+    gamma_axis_name,
     level_name,
     method_name,
     model_name,
@@ -37,6 +38,7 @@ from harness.report.tables import (
     describe,
     gamma_groups,
     md_groups,
+    scale_of,
 )
 
 MAE_LABEL = f"test force MAE ({UNIT})"
@@ -183,7 +185,7 @@ def gamma_figures(trials: pd.DataFrame, folder: Path) -> list[Figure]:
     for group in gamma_groups(trials):
         figure, axis = plt.subplots(figsize=(6, 4))
         _lines_by_budget(axis, group.frame, "gamma")
-        axis.set(xlabel="γ (weights exp(-B/γ))")
+        axis.set(xlabel=gamma_axis_name(scale_of(group.frame[group.frame["gamma"].notna()])))
         setting = _varied_setting(group.frame)
         _title(axis, f"{setting}: test force MAE against γ, {_place(group.frame)}")
         figures.append(Figure(_save(figure, folder, f"gamma {group.name}"),

@@ -26,6 +26,25 @@ OWN_MODEL = ("sgdml", "ani1ccx", "ani1ccx_finetuned")
 NEEDS_CHEAP_AT_INFERENCE = ("delta_ml",)
 
 
+def gamma_name(gamma: float, scale: str = "") -> str:
+    """A value of the gamma grid as what it means (``asteroid.gamma_scale``): a share of the
+    effective sample, gamma in units of the median B, or the paper's gamma."""
+    if scale == "effective_sample_size":
+        return f"keeps {gamma:.0%} of the effective sample"
+    if scale == "median":
+        return f"γ={gamma:g} × median B"
+    return f"γ={gamma:g}"
+
+
+def gamma_axis_name(scale: str = "") -> str:
+    """The x-axis of a gamma sweep on ``scale``."""
+    if scale == "effective_sample_size":
+        return "share of the effective sample the weights keep"
+    if scale == "median":
+        return "γ / median B (weights exp(-B/γ))"
+    return "γ (weights exp(-B/γ))"
+
+
 def method_name(method: str) -> str:
     return METHODS.get(method, method)
 

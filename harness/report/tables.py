@@ -19,7 +19,7 @@ import pandas as pd
 from harness.report import versions
 from harness.report.document import Table
 from harness.report.evidence import p_text, welch
-from harness.report.names import OWN_MODEL, level_name, method_name, model_name
+from harness.report.names import OWN_MODEL, gamma_name, level_name, method_name, model_name
 from harness.report.summary import (
     ASTEROID,
     MULTI_MOLECULE,
@@ -57,7 +57,7 @@ def describe(key: str, value: object) -> str:
     if key == "cost_ratio":
         return "" if value == "measured" else f"cost ratio {value}"
     if key == "gamma":
-        return f"γ={number_text(float(value))}"
+        return gamma_name(float(value))
     if key == "step_size_fs":
         return f"{number_text(float(value))} fs"
     return str(value)
@@ -67,11 +67,18 @@ def labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Labels made of the first key and of those keys whose values vary within ``frame``."""
     shown = [key for index, key in enumerate(keys)
              if index == 0 or frame[key].nunique(dropna=False) > 1]
-    return frame[shown].apply(
+    return frame.apply(
         lambda row: ", ".join(dict.fromkeys(  # sGDML's model is sGDML: say it once
             part for key in shown
             if not (key == "model" and row.get("method") in OWN_MODEL)  # it is its own model
-            and (part := describe(key, row[key])))), axis=1)
+            and (part := _described(key, row)))), axis=1)
+
+
+def _described(key: str, row: pd.Series) -> str:
+    """``describe`` of one row's key; a gamma says what its scale makes of it."""
+    if key == "gamma" and not pd.isna(row[key]):
+        return gamma_name(float(row[key]), str(row.get("gamma_scale", "") or ""))
+    return describe(key, row[key])
 
 
 def best_marks(means: pd.DataFrame, best: str | None) -> pd.DataFrame:
@@ -246,9 +253,11 @@ def gamma_groups(trials: pd.DataFrame) -> list[Group]:
     """Every finished trial of a bias-aware setting run at two or more gammas, and the
     selected standard trials of its sweep, molecule and model."""
     done = sort_rows(usable(trials))
-    keys = ["sweep", "molecule", "model", "method", "inaccurate_level", "cost_ratio"]
+    # one gamma scale per group: 0.5 of the effective sample is not gamma 0.5
+    keys = ["sweep", "molecule", "model", "method", "inaccurate_level", "cost_ratio",
+            "gamma_scale"]
     groups = []
-    for (sweep, molecule, model, method, level, ratio), group in done[
+    for (sweep, molecule, model, method, level, ratio, _), group in done[
             done["gamma"].notna()].groupby(keys, sort=False):
         if group["gamma"].nunique() < 2:
             continue
@@ -256,6 +265,12 @@ def gamma_groups(trials: pd.DataFrame) -> list[Group]:
         groups.append(Group(f"{sweep}: {method}, {molecule}, {model}, inaccurate level {level}"
                             f", ratio {ratio}", pd.concat([group, standard])))
     return groups
+
+
+def scale_of(frame: pd.DataFrame) -> str:
+    """The ``asteroid.gamma_scale`` of a gamma group's runs ("" when unrecorded or mixed)."""
+    scales = set(frame["gamma_scale"]) if "gamma_scale" in frame else set()
+    return next(iter(scales)) if len(scales) == 1 else ""
 
 
 def gamma_tables(trials: pd.DataFrame) -> list[Table]:
@@ -266,17 +281,19 @@ def gamma_tables(trials: pd.DataFrame) -> list[Table]:
         frame = group.frame
         with_gamma = frame[frame["gamma"].notna()]
         chosen = with_gamma[with_gamma["selected"]]
-        frame = pd.concat([with_gamma.assign(_row=with_gamma["gamma"].map(
-                               lambda gamma: describe("gamma", gamma))),
+        scale = scale_of(with_gamma)
+        frame = pd.concat([with_gamma.assign(_row=[gamma_name(gamma, scale)
+                                                   for gamma in with_gamma["gamma"]]),
                            chosen.assign(_row="chosen on validation"),
                            frame[frame["gamma"].isna()].assign(_row=method_name(STANDARD))])
         frame = frame.assign(_column=frame["budget"].map(lambda b: describe("budget", b)))
-        rows = [describe("gamma", gamma) for gamma in sorted(with_gamma["gamma"].unique())]
+        rows = [gamma_name(gamma, scale) for gamma in sorted(with_gamma["gamma"].unique())]
         rows += [label for label in ("chosen on validation", method_name(STANDARD))
                  if label in set(frame["_row"])]
         columns = [describe("budget", budget) for budget in sorted(frame["budget"].unique())]
         counts = chosen["gamma"].value_counts().sort_index()
-        picks = ", ".join(f"γ={number_text(g)} {n}×" for g, n in counts.items()) or "none yet"
+        picks = ", ".join(f"{gamma_name(g, scale)} {n}×" for g, n in counts.items()) \
+            or "none yet"
         note = ("Test force MAE, mean ± std over seeds, of every gamma; 'chosen on validation' "
                 f"is the sweep's pick per seed ({picks}). Bold: the lowest of each column.")
         tables.append(pivot(frame, rows, columns, f"{group.name}: gamma sensitivity, force MAE "

@@ -130,3 +130,18 @@ def test_the_multi_molecule_table_sets_each_molecule_beside_single_molecule_aste
         "1.200 ± 0.000"
     assert "ethanol, malonaldehyde" in table.note or "malonaldehyde, ethanol" in table.note
     assert tables.multi_molecule_tables(frame_of(toy_trials())) == []
+
+
+def test_gamma_rows_say_what_the_gamma_scale_makes_of_a_grid_value() -> None:
+    frame = frame_of(toy_trials())
+    bias_aware = frame["gamma"].notna()
+    shares = frame.assign(gamma_scale=frame["gamma_scale"].mask(bias_aware,
+                                                                "effective_sample_size"))
+    [table] = tables.gamma_tables(shares)
+    assert "keeps 50% of the effective sample" in table.cells.index
+    assert "keeps 50% of the effective sample" in table.note
+    [table] = tables.gamma_tables(frame.assign(gamma_scale=frame["gamma_scale"].mask(
+        bias_aware, "median")))
+    assert "γ=0.5 × median B" in table.cells.index
+    [table] = tables.gamma_tables(frame)
+    assert "γ=0.5" in table.cells.index
