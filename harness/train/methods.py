@@ -37,7 +37,7 @@ import torch
 from torch_geometric.data import Data
 
 from harness.data.frames import FrameSet
-from harness.data.pairing import matches_any, pair_frames
+from harness.data.pairing import DEFAULT_TOLERANCE, matches_any, pair_frames
 from harness.errors import UNKNOWN_CONFIG, ConfigError
 from harness.mlflow_record import number_tag, stage_name, weight_column
 from harness.train.batching import frames_to_graphs, make_loader
@@ -372,14 +372,19 @@ def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
     return forces
 
 
-def paired_differences(frames: FrameSet, inaccurate: FrameSet, role: str) -> FrameSet:
-    """``label_differences`` for the correction model, which cannot learn from no pair."""
+def paired_differences(frames: FrameSet, inaccurate: FrameSet, role: str,
+                       needed_by: str = "the correction_model bias estimator",
+                       key: str = "asteroid.bias_estimator", instead: str = "use stage_one"
+                       ) -> FrameSet:
+    """``label_differences`` for a model of them, which cannot learn from (or be tested on)
+    no pair: a config error naming what needs them."""
     differences = label_differences(frames, inaccurate)
     if not len(differences):
-        raise ConfigError(UNKNOWN_CONFIG, "asteroid.bias_estimator",
-                          f"correction_model needs {role} frames that also carry "
-                          f"'{inaccurate.level}' labels (same geometries); none of the "
-                          f"{len(frames)} of {frames.source} does: use stage_one")
+        raise ConfigError(UNKNOWN_CONFIG, key,
+                          f"{needed_by} needs {role} frames that also carry "
+                          f"'{inaccurate.level}' labels (same geometries, matched within "
+                          f"{DEFAULT_TOLERANCE} A); none of the {len(frames)} of "
+                          f"{frames.source} has one in {inaccurate.source}: {instead}")
     return differences
 
 
@@ -526,8 +531,12 @@ def delta_ml(context: MethodContext, splits: Splits) -> MethodOutcome:
     """Eq. 4: errors of (inaccurate + model) against accurate labels equal the errors of the
     model against the label differences, so training and testing use difference labels."""
     inaccurate = splits.inaccurate_level
-    train, validation, test = (label_differences(frames, inaccurate) for frames in
-                               (splits.accurate_train, splits.validation, splits.test))
+    train, validation, test = (
+        paired_differences(frames, inaccurate, role, "delta_ml", "data.inaccurate",
+                           "label those geometries at the inaccurate level (harness data "
+                           "label) or choose a level that has them")
+        for frames, role in ((splits.accurate_train, "accurate training"),
+                             (splits.validation, "validation"), (splits.test, "test")))
     model, result = supervised_stage(context, "delta_ml", train, validation)
     details = {"needs_inaccurate_label_at_inference": True, "n_paired_train": len(train),
                "n_paired_validation": len(validation), "n_paired_test": len(test)}

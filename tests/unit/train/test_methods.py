@@ -320,3 +320,11 @@ def test_a_bias_aware_run_diagnoses_its_bias_against_the_true_one(tmp_path: Path
                           "spearman_vs_true_bias", "worst_decile_found"}
     assert found["n_frames_with_true_bias"] == len(splits.inaccurate_train)
     assert 0 < found["ess_fraction_gamma0.5"] < found["ess_fraction_gamma2"] <= 1
+
+
+def test_delta_ml_without_paired_geometries_is_a_config_error(tmp_path: Path) -> None:
+    """Delta-ML learns and is tested on label differences: cheap labels of other geometries
+    (rMD17 beside MD17@CCSD(T) malonaldehyde) give none, which must say so, not crash."""
+    with pytest.raises(ConfigError, match="delta_ml needs accurate training frames") as error:
+        run_method(context(tmp_path, "delta_ml"), toy_splits())
+    assert error.value.key_path == "data.inaccurate"
