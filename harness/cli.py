@@ -40,6 +40,20 @@ def _data_label(args: argparse.Namespace) -> None:
                         progress=not args.quiet))
 
 
+def _data_mix(args: argparse.Namespace) -> None:
+    from harness.data.mix import mix_levels
+
+    shares: dict[str, float] = {}
+    for entry in args.level:
+        level, _, share = entry.partition("=")
+        try:
+            shares[level] = float(share) if share else 1.0
+        except ValueError:
+            raise HarnessError(f"--level {entry}: expected LEVEL or LEVEL=SHARE, e.g. "
+                               "gaff2=0.5") from None
+    print(mix_levels(Path(args.source), Path(args.out_folder), shares, args.name, args.seed))
+
+
 def _data_inspect(args: argparse.Namespace) -> None:
     from harness.data.readers import load_any
     from harness.data.store import summarise
@@ -366,6 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="total charge (e) for finding bond orders from the geometry")
     label.add_argument("--quiet", action="store_true", help="no progress output")
     label.set_defaults(run=_data_label)
+
+    mix = data.add_parser("mix", help="a cheap level of uneven quality: each frame labelled by "
+                          "one of several levels, drawn at random (a copy of the folder)")
+    mix.add_argument("source", help="dataset folder (data/ethanol)")
+    mix.add_argument("out_folder", help="the copy to write, with the mixed level added")
+    mix.add_argument("--level", action="append", required=True, metavar="LEVEL[=SHARE]",
+                     help="a level and its share of the frames (repeat; equal shares by "
+                     "default)")
+    mix.add_argument("--name", help="the mixed level's name (default: the levels joined by +)")
+    mix.add_argument("--seed", type=int, default=0, help="of the draw of each frame's level")
+    mix.set_defaults(run=_data_mix)
 
     fetch = data.add_parser("fetch", help="download a published dataset (needs internet)")
     fetch.add_argument("collection", choices=["md17", "md17-ccsd"], help="which publication")
