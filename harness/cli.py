@@ -62,12 +62,12 @@ def _data_inspect(args: argparse.Namespace) -> None:
 
 
 def _data_compare(args: argparse.Namespace) -> None:
-    from harness.data.discrepancy import discrepancy_report, most_expensive_level
+    from harness.data.discrepancy import default_reference_level, discrepancy_report
     from harness.data.readers import load_any
     from harness.errors import DataError
 
     own_levels = load_any(args.path).levels
-    accurate = args.accurate or most_expensive_level(own_levels)
+    accurate = args.accurate or default_reference_level(own_levels)
     levels = dict(own_levels)
     for cheap_path in args.cheap or []:  # single files: one level each, named by the file
         (cheap,) = load_any(cheap_path).levels.values()

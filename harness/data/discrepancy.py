@@ -49,11 +49,17 @@ def discrepancy_report(levels: dict[str, FrameSet], accurate: str) -> dict[str, 
             if name != accurate and frames.is_labelled}
 
 
-def most_expensive_level(levels: dict[str, FrameSet]) -> str | None:
-    """The accurate level by default: the only level, else the labelled one whose labels cost
-    the most CPU-seconds (None when no cost is known)."""
+def default_reference_level(levels: dict[str, FrameSet]) -> str | None:
+    """The accurate level by default: the only level; else the one labelled level whose cost is
+    unknown beside measured ones (the labels ``harness data label`` took from the source file,
+    MD17@CCSD(T) say, and labelled the same geometries against); else the labelled level whose
+    labels cost the most CPU-seconds (None when no cost is known)."""
     if len(levels) == 1:
         return next(iter(levels))
-    costed = {name: frames.seconds_per_label for name, frames in levels.items()
-              if frames.is_labelled and frames.seconds_per_label is not None}
+    labelled = {name: frames for name, frames in levels.items() if frames.is_labelled}
+    costed = {name: frames.seconds_per_label for name, frames in labelled.items()
+              if frames.seconds_per_label is not None}
+    brought = [name for name in labelled if name not in costed]
+    if costed and len(brought) == 1:
+        return brought[0]
     return max(costed, key=costed.get) if costed else None

@@ -20,7 +20,7 @@ from harness.network import CONNECT_TIMEOUT_S, check_server
 from harness.redaction import redact
 from harness.sweeps.plan import Plan
 from harness.sweeps.spec import LevelSpec, SweepSpec
-from harness.train.config import LevelSource
+from harness.train.config import ANI_METHODS, LevelSource
 from harness.train.tracking import resolve_tracking_uri
 
 STORAGE_KEY = "storage"
@@ -139,7 +139,7 @@ def without_unavailable_baselines(plan: Plan, source: str) -> tuple[Plan, list[s
     on without them), and one line saying so, instead of one failed trial per cell and seed."""
     from harness.baselines.ani import resolve_weights
 
-    ani = [trial for trial in plan.trials if trial.cell.method.startswith("ani1ccx")]
+    ani = [trial for trial in plan.trials if trial.cell.method in ANI_METHODS]
     if not ani:
         return plan, []
     try:

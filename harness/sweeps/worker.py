@@ -117,15 +117,19 @@ class KeepOpen:
         del status  # the worker ends the run itself
 
 
-def trial_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """The record's trial metrics (docs/mlflow-record.md), kept in the Optuna ledger too, beyond
-    the test metrics that ``experiment.run`` logs."""
+def sweep_run_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """The trial metrics of the record (docs/mlflow-record.md) that the sweep logs beside the
+    test metrics (``KeepOpen`` holds those back); ``experiment.run`` logs the budget spent."""
     data = results["data"]
     return {Metrics.VALIDATION_LOSS: results["stages"][-1]["best_validation_loss"],
             Metrics.WALL_SECONDS: results["wall_seconds"],
             Metrics.N_ACCURATE_TRAIN: data["n_accurate_train"],
-            Metrics.N_INACCURATE_TRAIN: data["n_inaccurate_train"],
-            Metrics.BUDGET_SPENT: results["budget_spent"]}
+            Metrics.N_INACCURATE_TRAIN: data["n_inaccurate_train"]}
+
+
+def trial_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """What the Optuna ledger keeps of a finished trial, beside its test metrics."""
+    return {**sweep_run_metrics(results), Metrics.BUDGET_SPENT: results["budget_spent"]}
 
 
 def metrics_on_test_frames(results: dict[str, Any]) -> dict[str, float]:
@@ -214,10 +218,8 @@ class Worker:
         if problem is not None:
             self._fail(claimed, run_id, problem)
             return
-        logged_by_the_run = {Metrics.BUDGET_SPENT}  # experiment.run's outcome metrics
         self.tracking.log_metrics(run_id, {**metrics_on_test_frames(results),
-                                           **{name: value for name, value in metrics.items()
-                                              if name not in logged_by_the_run}})
+                                           **sweep_run_metrics(results)})
         self.tracking.terminate(run_id, "FINISHED")
         self._complete(claimed, results, metrics, started, training_seconds)
 

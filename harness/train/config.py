@@ -26,7 +26,9 @@ Method = Literal["standard", "asteroid", "asteroid_multi", "no_bat", "no_ft", "i
 METHODS_WITH_INACCURATE_LABELS = ("asteroid", "asteroid_multi", "no_bat", "no_ft",
                                   "inaccurate_only", "delta_ml")
 # Methods trained on the accurate frames alone: standard and the baselines (harness.baselines).
-ACCURATE_ONLY_METHODS = ("standard", "sgdml", "ani1ccx", "ani1ccx_finetuned")
+# The methods that read ANI-1ccx's weights (``baselines.ani``).
+ANI_METHODS = ("ani1ccx", "ani1ccx_finetuned")
+ACCURATE_ONLY_METHODS = ("standard", "sgdml", *ANI_METHODS)
 # Methods that weight the inaccurate frames by their bias: they read the asteroid section, and
 # a sweep gives them one trial per gamma.
 BIAS_AWARE_METHODS = ("asteroid", "asteroid_multi", "no_ft")
@@ -45,7 +47,7 @@ SECTIONS_READ_BY = {
     "schedules.unlabeled": ("score_matching",),
     "schedules.fine_tune": ("asteroid", "asteroid_multi", "no_bat", "score_matching"),
     "baselines.sgdml": ("sgdml",),
-    "baselines.ani": ("ani1ccx", "ani1ccx_finetuned"),
+    "baselines.ani": ANI_METHODS,
 }
 # File paths a config names, as (parent keys, key): relative to the config file's folder.
 CONFIG_FILE_PATHS = ((("data", "accurate"), "path"), (("data", "inaccurate"), "path"),

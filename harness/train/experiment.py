@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ from harness.train.bias_diagnostics import true_bias
 from harness.train.checkpoint import checkpoint_folder
 from harness.train.config import (
     ACCURATE_ONLY_METHODS,
+    ANI_METHODS,
     BIAS_AWARE_METHODS,
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
@@ -354,25 +356,40 @@ def run(config: TrainConfig, config_source: str = UNKNOWN_CONFIG,
     started = time.perf_counter()
     output = Path(output_dir or config.output_dir or Path("runs") / config.name)
     try:
-        # bad data, an impossible split or missing weights fail here, before the output
-        # folder or a run exists
-        try:
-            splits, sizes = prepare_splits(config, config_source)
-            if config.method.startswith("ani1ccx"):
-                resolve_weights(config.baselines.ani.weights_path)
-            claim_output_folder(config, output, config_source)
-        except HarnessError:
-            if tracker is not None:
-                tracker.close("FAILED")
-            raise
-        was_deterministic = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(config.deterministic or was_deterministic)
-        try:
+        splits, sizes = _prepare(config, config_source, output, tracker)
+        with deterministic_algorithms(config.deterministic):
             return _run_in(config, output, started, splits, sizes, tracker)
-        finally:
-            torch.use_deterministic_algorithms(was_deterministic)
     except ConfigError as error:  # raised where the file is not known: name it here
         raise error.named(config_source) from None
+
+
+def _prepare(config: TrainConfig, config_source: str, output: Path, tracker: Tracker | None
+             ) -> tuple[Splits, dict[str, Any]]:
+    """The splits and sizes, and the output folder claimed. Bad data, an impossible split or
+    missing weights fail here, before the output folder or a run exists; a given tracker is
+    then closed FAILED."""
+    try:
+        splits, sizes = prepare_splits(config, config_source)
+        if config.method in ANI_METHODS:
+            resolve_weights(config.baselines.ani.weights_path)
+        claim_output_folder(config, output, config_source)
+    except HarnessError:
+        if tracker is not None:
+            tracker.close("FAILED")
+        raise
+    return splits, sizes
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """torch's deterministic algorithms while training when asked (or already on), restored
+    afterwards."""
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled or was_deterministic)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,

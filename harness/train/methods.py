@@ -25,6 +25,7 @@ Nothing here touches MLflow or writes results: side effects stay in ``experiment
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -465,8 +466,9 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                        validation_loss_by_gamma={number_tag(candidate.gamma):
                                                  candidate.validation_loss
                                                  for candidate in candidates},
-                       applied_gamma=gamma_of.get(choice.chosen_gamma),
-                       applied_gamma_by_gamma={number_tag(gamma): applied
+                       # None: uniform weights (an infinite gamma, which JSON cannot hold)
+                       applied_gamma=finite_or_none(gamma_of.get(choice.chosen_gamma)),
+                       applied_gamma_by_gamma={number_tag(gamma): finite_or_none(applied)
                                                for gamma, applied in gamma_of.items()},
                        bias_median=float(np.median(raw_bias)), bias_mean=float(raw_bias.mean()),
                        bias_diagnostics=bias_diagnostics(raw_bias, weights_by_gamma,
@@ -485,6 +487,10 @@ def per_frame(values: np.ndarray) -> np.ndarray:
     """A frame's value for the bias table: itself, or the mean over its atoms (per-atom
     weights: the weight of the frame's energy term)."""
     return values if values.ndim == 1 else values.mean(axis=1)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from harness.report.bias import bias_statistics
 from harness.sweeps.mlflow_layout import SweepTracking
 from harness.sweeps.plan import Trial, make_plan
 from harness.sweeps.spec import SweepSpec, load_spec
-from harness.sweeps.worker import KeepOpen, metrics_on_test_frames
+from harness.sweeps.worker import KeepOpen, metrics_on_test_frames, sweep_run_metrics
 from harness.train.config import TrainConfig
 from harness.train.experiment import run
 from harness.train.tracking import MlflowTracker
@@ -67,10 +67,8 @@ def write_trial(spec: SweepSpec, trial: Trial, uri: str, folder: Path
                                 cell_run).info.run_id
     tracker = KeepOpen(MlflowTracker(uri, spec.name, trial.key, run_id))
     results = run(TrainConfig.model_validate(trial.config), "tiny.yaml", folder, tracker)
-    tracking.log_metrics(run_id, {
-        **metrics_on_test_frames(results),
-        Metrics.VALIDATION_LOSS: results["stages"][-1]["best_validation_loss"],
-        Metrics.WALL_SECONDS: results["wall_seconds"]})
+    tracking.log_metrics(run_id, {**metrics_on_test_frames(results),
+                                  **sweep_run_metrics(results)})
     tracking.terminate(run_id)
     tracking.set_tags(run_id, {Tags.SELECTED: flag_tag(True)})  # as settling the group does
     return run_id, results

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 
 from harness.data.discrepancy import (
+    default_reference_level,
     discrepancy_report,
     level_discrepancy,
-    most_expensive_level,
 )
 
 
@@ -41,5 +41,15 @@ def test_the_default_reference_is_the_costliest_labelled_level(make_frames):
               "xtb": make_frames(level="xtb", seconds_per_label=0.003),
               "unlabeled": make_frames(level="unlabeled", labelled=False,
                                        seconds_per_label=99.0)}
-    assert most_expensive_level(levels) == "ccsd"
-    assert most_expensive_level({"only": levels["xtb"]}) == "only"
+    assert default_reference_level(levels) == "ccsd"
+    assert default_reference_level({"only": levels["xtb"]}) == "only"
+
+
+def test_the_default_reference_of_a_labelled_folder_is_the_level_it_was_labelled_from(
+        make_frames):
+    """CCSD(T) labels read from MD17 carry no cost; the cheap levels labelled on their
+    geometries do, and are cheaper: the reference is still CCSD(T)."""
+    levels = {"ccsd(t)": make_frames(level="ccsd(t)"),
+              "xtb": make_frames(level="xtb", seconds_per_label=0.003),
+              "gaff2": make_frames(level="gaff2", seconds_per_label=0.0001)}
+    assert default_reference_level(levels) == "ccsd(t)"
