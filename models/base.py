@@ -28,6 +28,15 @@ class ForceField(nn.Module):
         self.register_buffer("atomic_energy_shift", torch.zeros(max_atomic_number + 1))
         self.register_buffer("energy_scale", torch.ones(()))
 
+    @classmethod
+    def missing_dependency(cls) -> str | None:
+        """What must be installed before this backbone can be built; None: nothing.
+
+        A backbone wrapping an optional package stays registered without it (configs can name
+        it) and says here what is missing, so that benchmarks and tests can leave it out.
+        """
+        return None
+
     def raw_energy(self, atomic_numbers: Tensor, positions: Tensor, batch: Tensor,
                    n_molecules: int) -> Tensor:
         """Dimensionless energy per molecule, shape (n_molecules,)."""
