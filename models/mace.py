@@ -128,14 +128,15 @@ class MACEForceField(ForceField):
     layer; ``mlp_irreps``, the hidden width of the last (non-linear, SiLU-gated) readout.
     ``avg_num_neighbors`` normalises the message sums (mace-torch computes it on training
     data; about 8 for ethanol within 5 Angstrom, more for bigger molecules).
-    Defaults are the MACE paper's MD17 model (2 interactions, 256x0e+256x1o, max_ell 3,
-    correlation 3, 8 Bessel functions, cutoff 5 A): a GPU-sized model.
+    Defaults are mace-torch's own training defaults (2 interactions, 128x0e+128x1o, max_ell 3,
+    correlation 3, 8 Bessel functions, envelope exponent 5, radial MLP 64x64x64, readout
+    16x0e, cutoff 5 A): a GPU-sized model.
     """
 
     def __init__(self, max_atomic_number: int = 10, elements: Sequence[int] = (1, 6, 7, 8),
                  r_max: float = 5.0, num_bessel: int = 8, num_polynomial_cutoff: int = 5,
                  max_ell: int = 3, num_interactions: int = 2,
-                 hidden_irreps: str = "256x0e + 256x1o", correlation: int = 3,
+                 hidden_irreps: str = "128x0e + 128x1o", correlation: int = 3,
                  mlp_irreps: str = "16x0e", radial_mlp: Sequence[int] = (64, 64, 64),
                  avg_num_neighbors: float = 8.0) -> None:
         super().__init__(max_atomic_number)
