@@ -26,12 +26,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from models.base import ForceField
+from models.base import ForceField, unpack_batch
 from models.errors import HyperparameterError
 from models.graph import radius_graph
 from models.registry import register_model
@@ -126,8 +127,11 @@ class MACEForceField(ForceField):
     ``radial_mlp`` hidden widths; spherical harmonics up to ``max_ell``; node features
     ``hidden_irreps`` (e3nn notation); ``correlation``, the body order of the product basis, per
     layer; ``mlp_irreps``, the hidden width of the last (non-linear, SiLU-gated) readout.
-    ``avg_num_neighbors`` normalises the message sums (mace-torch computes it on training
-    data; about 8 for ethanol within 5 Angstrom, more for bigger molecules).
+    ``avg_num_neighbors`` divides the message sums; None (the default) fits it, as mace-torch
+    does, to the mean number of neighbours within ``r_max`` on the training frames
+    (``fit_scaling``, which the trainer calls before training; 8 for ethanol, whose atoms are
+    all within 5 A of each other), and 1 until then. It is the buffer ``avg_num_neighbors``,
+    saved in the state dict.
     Defaults are mace-torch's own training defaults (2 interactions, 128x0e+128x1o, max_ell 3,
     correlation 3, 8 Bessel functions, envelope exponent 5, radial MLP 64x64x64, readout
     16x0e, cutoff 5 A): a GPU-sized model.
@@ -138,7 +142,7 @@ class MACEForceField(ForceField):
                  max_ell: int = 3, num_interactions: int = 2,
                  hidden_irreps: str = "128x0e + 128x1o", correlation: int = 3,
                  mlp_irreps: str = "16x0e", radial_mlp: Sequence[int] = (64, 64, 64),
-                 avg_num_neighbors: float = 8.0) -> None:
+                 avg_num_neighbors: float | None = None) -> None:
         super().__init__(max_atomic_number)
         elements = [int(element) for element in elements]
         if not elements or len(set(elements)) != len(elements) or not all(
@@ -152,10 +156,10 @@ class MACEForceField(ForceField):
                            ("max_ell", max_ell), ("num_interactions", num_interactions),
                            ("correlation", correlation)):
             _check_positive(key, value)
-        if r_max <= 0 or avg_num_neighbors <= 0:
-            raise HyperparameterError("mace", "model.r_max" if r_max <= 0 else
-                                      "model.avg_num_neighbors",
-                                      f"must be positive; got {r_max}, {avg_num_neighbors}")
+        for key, value in (("r_max", r_max), ("avg_num_neighbors", avg_num_neighbors)):
+            if value is not None and value <= 0:
+                raise HyperparameterError("mace", f"model.{key}",
+                                          f"must be positive; got {value}")
         modules = import_mace_modules()
         hidden = _irreps("hidden_irreps", hidden_irreps)
         if hidden.count("0e") < 1:
@@ -174,9 +178,42 @@ class MACEForceField(ForceField):
                 num_interactions=num_interactions, num_elements=len(elements),
                 hidden_irreps=hidden, MLP_irreps=_irreps("mlp_irreps", mlp_irreps),
                 atomic_energies=np.zeros(len(elements)),
-                avg_num_neighbors=float(avg_num_neighbors), atomic_numbers=elements,
+                avg_num_neighbors=1.0, atomic_numbers=elements,
                 correlation=correlation, gate=torch.nn.functional.silu,
                 radial_MLP=[int(width) for width in radial_mlp])
+        self.avg_num_neighbors_given = avg_num_neighbors is not None
+        self.register_buffer("avg_num_neighbors", torch.tensor(float(avg_num_neighbors or 1.0)))
+        self.register_buffer("avg_num_neighbors_fitted",
+                             torch.tensor(avg_num_neighbors is not None))
+        self._use_avg_num_neighbors()
+        self.register_load_state_dict_post_hook(
+            lambda module, incompatible_keys: module._use_avg_num_neighbors())
+
+    def _use_avg_num_neighbors(self) -> None:
+        """Hand the buffer's value to MACE's interaction blocks, which keep it as a float."""
+        for interaction in self.mace.interactions:
+            interaction.avg_num_neighbors = float(self.avg_num_neighbors)
+
+    def fit_scaling(self, batches: Sequence[Any], refit: bool = False) -> bool:
+        """Fit ``avg_num_neighbors`` on ``batches`` once (see the class); True if it fitted now.
+
+        ``batches`` as ``models.base.unpack_batch`` takes them. Skipped (False) when the value
+        was given as a hyper-parameter, or already fitted (a loaded state dict) unless
+        ``refit``.
+        """
+        if self.avg_num_neighbors_given or (bool(self.avg_num_neighbors_fitted) and not refit):
+            return False
+        n_edges = n_atoms = 0
+        for batch in batches:
+            atomic_numbers, positions, molecule, n_molecules = unpack_batch(batch)
+            n_edges += radius_graph(positions, molecule, self.r_max, n_molecules).shape[1]
+            n_atoms += len(atomic_numbers)
+        if n_atoms == 0:
+            return False
+        self.avg_num_neighbors.fill_(n_edges / n_atoms)
+        self.avg_num_neighbors_fitted.fill_(True)
+        self._use_avg_num_neighbors()
+        return True
 
     @classmethod
     def missing_dependency(cls) -> str | None:

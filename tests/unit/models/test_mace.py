@@ -98,3 +98,24 @@ def test_importing_mace_leaves_torch_load_weights_only_for_the_rest_of_the_proce
     result = subprocess.run([sys.executable, "-c", script], cwd=REPOSITORY_ROOT,
                             env=environment, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "None"  # and nothing else on stdout (cuequivariance note)
+
+
+@needs_mace
+def test_avg_num_neighbors_is_fitted_on_training_batches_and_survives_a_state_dict_round_trip():
+    model = build_model("mace", SMALL).double()
+    inputs = ethanol_inputs()
+    assert model.fit_scaling([inputs]) is True
+    assert float(model.avg_num_neighbors) == 8.0  # every atom of ethanol is within 5 A of all
+    assert all(block.avg_num_neighbors == 8.0 for block in model.mace.interactions)
+    assert model.fit_scaling([inputs]) is False  # once
+    rebuilt = build_model("mace", SMALL).double()
+    rebuilt.load_state_dict(model.state_dict())
+    assert all(block.avg_num_neighbors == 8.0 for block in rebuilt.mace.interactions)
+    assert rebuilt.fit_scaling([inputs]) is False
+
+
+@needs_mace
+def test_a_given_avg_num_neighbors_is_never_refitted():
+    model = build_model("mace", {**SMALL, "avg_num_neighbors": 3.0}).double()
+    assert model.fit_scaling([ethanol_inputs()], refit=True) is False
+    assert all(block.avg_num_neighbors == 3.0 for block in model.mace.interactions)
