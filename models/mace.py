@@ -165,13 +165,13 @@ class MACEForceField(ForceField):
         if hidden.count("0e") < 1:
             raise HyperparameterError("mace", "model.hidden_irreps",
                                       f"needs scalar (0e) features; got {hidden_irreps!r}")
-        self.r_max = float(r_max)
+        self.cutoff = float(r_max)  # Angstrom; the name other code reads (harness export)
         element_index = torch.full((max_atomic_number + 1,), -1, dtype=torch.long)
         element_index[elements] = torch.arange(len(elements))
         self.register_buffer("element_index", element_index, persistent=False)
         with quiet_mace():
             self.mace = modules.MACE(
-                r_max=self.r_max, num_bessel=num_bessel,
+                r_max=self.cutoff, num_bessel=num_bessel,
                 num_polynomial_cutoff=num_polynomial_cutoff, max_ell=max_ell,
                 interaction_cls=modules.RealAgnosticResidualInteractionBlock,
                 interaction_cls_first=modules.RealAgnosticResidualInteractionBlock,
@@ -206,7 +206,7 @@ class MACEForceField(ForceField):
         n_edges = n_atoms = 0
         for batch in batches:
             atomic_numbers, positions, molecule, n_molecules = unpack_batch(batch)
-            n_edges += radius_graph(positions, molecule, self.r_max, n_molecules).shape[1]
+            n_edges += radius_graph(positions, molecule, self.cutoff, n_molecules).shape[1]
             n_atoms += len(atomic_numbers)
         if n_atoms == 0:
             return False
@@ -225,7 +225,7 @@ class MACEForceField(ForceField):
         if bool((element_index < 0).any()):
             unknown = sorted(set(atomic_numbers[element_index < 0].tolist()))
             raise ValueError(f"mace: atomic numbers {unknown} are not among model.elements")
-        edge_index = radius_graph(positions, batch, self.r_max, n_molecules)
+        edge_index = radius_graph(positions, batch, self.cutoff, n_molecules)
         sizes = torch.bincount(batch, minlength=n_molecules)
         data = {
             "positions": positions.view_as(positions),  # MACE marks it as needing a gradient

@@ -119,3 +119,8 @@ def test_a_given_avg_num_neighbors_is_never_refitted():
     model = build_model("mace", {**SMALL, "avg_num_neighbors": 3.0}).double()
     assert model.fit_scaling([ethanol_inputs()], refit=True) is False
     assert all(block.avg_num_neighbors == 3.0 for block in model.mace.interactions)
+
+
+@needs_mace
+def test_the_cutoff_is_where_harness_export_looks_for_it():
+    assert build_model("mace", {**SMALL, "r_max": 4.0}).cutoff == 4.0
