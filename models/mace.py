@@ -60,8 +60,9 @@ def e3nn_constants_loadable() -> Iterator[None]:
     loading (``torch.serialization.safe_globals``): the file loads with the safe unpickler.
     mace-torch's own import sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` for the whole process;
     the variable is put back as it was on leaving, so this project's loads stay weights-only.
-    When it can go: once mace-torch allows an e3nn release that passes ``weights_only`` itself
-    (e3nn >= 0.5.5 does) and stops setting the variable.
+    When it can go: once mace-torch allows an e3nn release that no longer unpickles constants
+    at import (e3nn's current sources compute the Wigner symbols in code) and stops setting
+    the variable. Checked with mace-torch 0.3.16, e3nn 0.4.4 and torch 2.13.
     """
     saved = os.environ.get(FORCE_UNSAFE_LOAD)
     try:
@@ -91,13 +92,18 @@ def quiet_mace() -> Iterator[None]:
 
 def import_mace_modules() -> ModuleType:
     """``mace.modules``, imported through ``e3nn_constants_loadable``; a ``HyperparameterError``
-    naming the install command when mace-torch is absent."""
+    naming the install command when mace-torch is absent or does not import."""
     if not mace_installed():
         raise HyperparameterError("mace", "model.name",
                                   f"needs the mace-torch package; install it with {INSTALL_HINT}")
-    with e3nn_constants_loadable():
-        importlib.import_module("e3nn.o3")  # loads the constants while slice is allowed
-        return importlib.import_module("mace.modules")
+    try:
+        with e3nn_constants_loadable():
+            importlib.import_module("e3nn.o3")  # loads the constants while slice is allowed
+            return importlib.import_module("mace.modules")
+    except ImportError as error:  # found but broken, e.g. a dependency missing
+        raise HyperparameterError("mace", "model.name",
+                                  f"mace-torch does not import ({error}); reinstall it with "
+                                  f"{INSTALL_HINT}") from error
 
 
 def _check_positive(key: str, value: object) -> None:
