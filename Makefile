@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[generate,bench,baselines,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[generate,bench,baselines,mace,dev]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

@@ -424,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="default: cpu, and cuda when present")
     bench_models.add_argument("--quick", action="store_true", help="tiny batch, one step")
     bench_models.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
-    bench_models.add_argument("--models", nargs="+", help="default: all, and egnn-pytorch")
+    bench_models.add_argument("--models", nargs="+", help="default: installed ones, egnn-pytorch")
     bench_models.add_argument("--molecules", nargs="+", help="default: ethanol aspirin")
     bench_models.add_argument("--json", help="also write the rows to this JSON file")
     bench_models.set_defaults(run=_bench_models)

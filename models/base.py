@@ -9,6 +9,7 @@ network starts well conditioned whatever the level of theory's energy zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +28,15 @@ class ForceField(nn.Module):
         self.max_atomic_number = max_atomic_number
         self.register_buffer("atomic_energy_shift", torch.zeros(max_atomic_number + 1))
         self.register_buffer("energy_scale", torch.ones(()))
+
+    @classmethod
+    def missing_dependency(cls) -> str | None:
+        """What must be installed before this backbone can be built; None: nothing.
+
+        A backbone wrapping an optional package stays registered without it (configs can name
+        it) and says here what is missing, so that benchmarks and tests can leave it out.
+        """
+        return None
 
     def raw_energy(self, atomic_numbers: Tensor, positions: Tensor, batch: Tensor,
                    n_molecules: int) -> Tensor:
@@ -57,6 +67,18 @@ class ForceField(nn.Module):
         force_rms = float(np.sqrt(np.mean(np.concatenate([f.reshape(-1) for f in forces]) ** 2)))
         self.atomic_energy_shift.copy_(torch.as_tensor(shift))
         self.energy_scale.fill_(force_rms if force_rms > 0 else 1.0)
+
+
+def unpack_batch(batch: Any) -> tuple[Tensor, Tensor, Tensor, int]:
+    """(atomic numbers, positions, molecule index, number of molecules) of one batch.
+
+    ``batch`` is a torch_geometric batch (``z``, ``pos``, ``batch``, ``num_graphs``), as the
+    trainer's loaders give, or a tuple (atomic numbers, positions, molecule index).
+    """
+    if isinstance(batch, tuple | list):
+        atomic_numbers, positions, molecule = batch
+        return atomic_numbers, positions, molecule, int(molecule.max()) + 1
+    return batch.z, batch.pos, batch.batch, int(batch.num_graphs)
 
 
 def energy_and_forces(model: ForceField, atomic_numbers: Tensor, positions: Tensor, batch: Tensor,

@@ -31,6 +31,16 @@ def available_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def installed_models() -> list[str]:
+    """The registered names that can be built here: their optional packages are installed."""
+    return [name for name in available_models() if missing_dependency(name) is None]
+
+
+def missing_dependency(name: str) -> str | None:
+    """What the registered model ``name`` needs installed before it can be built, or None."""
+    return _REGISTRY[name].missing_dependency()
+
+
 def build_model(name: str, hyperparameters: dict[str, Any] | None = None) -> ForceField:
     """The registered model ``name`` built with ``hyperparameters``.
 

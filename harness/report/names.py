@@ -19,8 +19,8 @@ METHODS = {"standard": "standard training", "asteroid": "ASTEROID",
 LEVELS = {"xtb": "GFN2-xTB", "gfn2": "GFN2-xTB", "gfn2-xtb": "GFN2-xTB", "mmff94": "MMFF94",
           "gaff2": "GAFF2", "gaff": "GAFF", "ccsd": "CCSD", "ccsd_t": "CCSD(T)",
           "ccsd(t)": "CCSD(T)", "pbe": "PBE", "dft": "DFT", "unlabeled": "unlabeled samples"}
-MODELS = {"egnn": "EGNN", "gemnet_t": "GemNet-T", "sgdml": "sGDML", "ani1ccx": "ANI-1ccx",
-          "ani1ccx_finetuned": "ANI-1ccx"}
+MODELS = {"egnn": "EGNN", "gemnet_t": "GemNet-T", "mace": "MACE", "sgdml": "sGDML",
+          "ani1ccx": "ANI-1ccx", "ani1ccx_finetuned": "ANI-1ccx"}
 # methods that are their own model (no backbone to name)
 OWN_MODEL = ("sgdml", "ani1ccx", "ani1ccx_finetuned")
 NEEDS_CHEAP_AT_INFERENCE = ("delta_ml",)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
-from models.base import ForceField
+from models.base import ForceField, unpack_batch
 from models.errors import HyperparameterError
 from models.gemnet.bases import RadialBesselBasis, SphericalBasis
 from models.gemnet.blocks import (
@@ -149,15 +149,9 @@ class GemNetT(ForceField):
         was_training = self.training
         self.eval()
         try:
-            fit_scale_factors(self, lambda batch: self.raw_energy(*_unpack(batch)), batches)
+            fit_scale_factors(self, lambda batch: self.raw_energy(*unpack_batch(batch)), batches)
         finally:
             self.train(was_training)
         self.scaling_fitted.fill_(True)
         return True
 
-
-def _unpack(batch: Any) -> tuple[Tensor, Tensor, Tensor, int]:
-    if isinstance(batch, tuple | list):
-        atomic_numbers, positions, molecule = batch
-        return atomic_numbers, positions, molecule, int(molecule.max()) + 1
-    return batch.z, batch.pos, batch.batch, int(batch.num_graphs)

@@ -13,12 +13,14 @@ from harness.bench.models import (
     QUICK,
     REFERENCE_EGNN,
     EGNNPytorchEnergy,
+    benchmark_model_names,
     format_table,
     run_benchmark,
     write_json,
 )
 from harness.cli import main
 from harness.errors import ConfigError
+from models.mace import mace_installed
 
 
 def test_quick_benchmark_reports_every_model_and_molecule(tmp_path: Path):
@@ -58,6 +60,12 @@ def test_reference_egnn_is_in_the_quick_run_when_installed():
                          model_names=[REFERENCE_EGNN], molecules=["ethanol"],
                          fresh_processes=False)
     assert rows[0].model == REFERENCE_EGNN and rows[0].train_frames_per_s > 0
+
+
+def test_mace_is_benchmarked_exactly_when_mace_torch_is_installed():
+    names = benchmark_model_names()
+    assert {"egnn", "gemnet_t"} <= set(names)
+    assert ("mace" in names) == mace_installed()
 
 
 def test_unknown_molecule_is_a_config_error():

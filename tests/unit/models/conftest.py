@@ -15,13 +15,15 @@ import torch
 from torch import Tensor
 
 from harness.bench.molecules import ASPIRIN, ETHANOL, METHANE, Geometry
-from models import ForceField, available_models, build_model
+from models import ForceField, available_models, build_model, missing_dependency
 
 SMALL_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     "egnn": {"n_features": 16, "n_layers": 2},
     "gemnet_t": {"num_blocks": 2, "emb_size_atom": 16, "emb_size_edge": 16, "emb_size_trip": 8,
                  "emb_size_rbf": 4, "emb_size_cbf": 4, "emb_size_bil_trip": 8,
                  "num_radial": 4, "num_spherical": 3},
+    "mace": {"hidden_irreps": "8x0e + 8x1o", "max_ell": 2, "correlation": 2, "num_bessel": 4,
+             "radial_mlp": [8], "mlp_irreps": "4x0e"},
 }
 
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -44,8 +46,13 @@ def _physics_cases() -> dict[str, tuple[str, dict[str, Any] | None]]:
 
 @pytest.fixture(params=sorted(_physics_cases()))
 def physics_case(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    """(registered name, small hyper-parameters), one per model and per variant."""
+    """(registered name, small hyper-parameters), one per model and per variant.
+
+    A backbone whose optional package is not installed (``missing_dependency``) is skipped.
+    """
     name, hyperparameters = _physics_cases()[request.param]
+    if missing := missing_dependency(name):
+        pytest.skip(f"model '{name}' needs {missing}")
     if hyperparameters is None:
         pytest.fail(f"model '{name}' is registered but has no entry in SMALL_HYPERPARAMETERS "
                     "(tests/unit/models/conftest.py)")
