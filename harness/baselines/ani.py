@@ -4,7 +4,8 @@ torchani fetches the ANI-1ccx weights at first use, which a machine without inte
 here they come from ``baselines.ani.weights_path``: either a torchani state dict of the
 8-network ensemble (the ``ani1ccx_state_dict.pt`` torchani caches) or the NeuroChem release
 (``ani-1ccx_8x.info`` beside its ``ani-1ccx_8x/`` folder, as in the ASE_ANI repository's
-``ani_models``).
+``ani_models``). Where no place is named, torchani's own download is tried; offline, that
+is the one-line error saying where to put the weights.
 
 The network is wrapped as a ``ForceField`` whose energy is ANI's (Hartree) times 627.5
 kcal/mol per Hartree plus per-element offsets, so that the engine's prediction (forces by
@@ -82,10 +83,16 @@ def ani1ccx_architecture() -> nn.Module:
 
 def resolve_weights(weights_path: str | None) -> Path:
     """The state dict or NeuroChem info file that ``weights_path`` names (file or folder),
-    else ``$HARNESS_ANI1CCX_WEIGHTS``."""
+    else ``$HARNESS_ANI1CCX_WEIGHTS``, else torchani's own download (``downloaded_weights``).
+    A place that is named but holds no weights is an error, never a download."""
     weights_path = weights_path or os.environ.get(WEIGHTS_ENV) or None
     if weights_path is None:
-        raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY, f"not set: {WHERE_TO_PUT_WEIGHTS}")
+        downloaded = downloaded_weights()
+        if downloaded is None:
+            raise ConfigError(UNKNOWN_CONFIG, WEIGHTS_KEY,
+                              f"not set, and torchani could not download them: "
+                              f"{WHERE_TO_PUT_WEIGHTS}")
+        return downloaded
     path = Path(weights_path)
     if path.is_dir():
         candidates = [path / STATE_DICT_FILE, path / NEUROCHEM_INFO_FILE]
@@ -100,6 +107,32 @@ def resolve_weights(weights_path: str | None) -> Path:
                           f"no ANI-1ccx weights at '{path}' (relative to {Path.cwd()}): "
                           f"{WHERE_TO_PUT_WEIGHTS}")
     return path
+
+
+def torchani_cache() -> Path:
+    """Where torchani keeps the state dict it downloads."""
+    torchani_modules()  # torchani imported quietly
+    from torchani.paths import state_dicts_dir
+
+    return state_dicts_dir() / STATE_DICT_FILE
+
+
+def fetch_with_torchani() -> None:
+    """torchani's own download of the ANI-1ccx weights into ``torchani_cache()``."""
+    _, models, _ = torchani_modules()
+    models.ANI1ccx()
+
+
+def downloaded_weights() -> Path | None:
+    """torchani's cached state dict, downloaded first where the machine has internet; None
+    where it has not (the caller then says where to put the weights)."""
+    cached = torchani_cache()
+    if not cached.is_file():
+        try:
+            fetch_with_torchani()
+        except (OSError, RuntimeError):  # no network, a blocked host, a broken download
+            return None
+    return cached if cached.is_file() else None
 
 
 def load_state_dict_weights(path: Path) -> nn.Module:

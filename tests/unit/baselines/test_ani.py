@@ -174,3 +174,30 @@ def test_published_weights_as_a_state_dict_give_the_same_energies(tmp_path: Path
     positions = torch.as_tensor(frames.positions, dtype=torch.float32)
     torch.testing.assert_close(reloaded((species, positions)).energies,
                                published((species, positions)).energies)
+
+
+def test_without_a_named_place_the_weights_come_from_torchanis_download(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.baselines import ani
+
+    cached = tmp_path / "StateDicts" / "ani1ccx_state_dict.pt"
+    monkeypatch.delenv("HARNESS_ANI1CCX_WEIGHTS", raising=False)
+    monkeypatch.setattr(ani, "torchani_cache", lambda: cached)
+
+    def download() -> None:
+        cached.parent.mkdir(parents=True)
+        cached.write_bytes(b"weights")
+
+    monkeypatch.setattr(ani, "fetch_with_torchani", download)
+    assert resolve_weights(None) == cached
+    assert resolve_weights(None) == cached  # cached: no second download
+
+    def offline() -> None:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(ani, "torchani_cache", lambda: tmp_path / "absent.pt")
+    monkeypatch.setattr(ani, "fetch_with_torchani", offline)
+    with pytest.raises(ConfigError, match="torchani could not download them"):
+        resolve_weights(None)
+    with pytest.raises(ConfigError, match="no ANI-1ccx weights at"):  # named: no download
+        resolve_weights(str(tmp_path / "nowhere"))
