@@ -26,6 +26,7 @@ from harness.report.names import (
     NEEDS_CHEAP_AT_INFERENCE,
     OWN_MODEL,
     gamma_axis_name,
+    gamma_grid_name,
     level_name,
     method_name,
     model_name,
@@ -185,9 +186,11 @@ def gamma_figures(trials: pd.DataFrame, folder: Path) -> list[Figure]:
     for group in gamma_groups(trials):
         figure, axis = plt.subplots(figsize=(6, 4))
         _lines_by_budget(axis, group.frame, "gamma")
-        axis.set(xlabel=gamma_axis_name(scale_of(group.frame[group.frame["gamma"].notna()])))
+        scale = scale_of(group.frame[group.frame["gamma"].notna()])
+        axis.set(xlabel=gamma_axis_name(scale))
         setting = _varied_setting(group.frame)
-        _title(axis, f"{setting}: test force MAE against γ, {_place(group.frame)}")
+        _title(axis, f"{setting}: test force MAE against {gamma_grid_name(scale)}, "
+                     f"{_place(group.frame)}")
         figures.append(Figure(_save(figure, folder, f"gamma {group.name}"),
                               f"Gamma sensitivity of {setting} ({_place(group.frame)})."))
     return figures

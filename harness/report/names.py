@@ -45,6 +45,13 @@ def gamma_axis_name(scale: str = "") -> str:
     return "γ (weights exp(-B/γ))"
 
 
+def gamma_grid_name(scale: str = "") -> str:
+    """What a gamma sweep on ``scale`` varies, in a title."""
+    if scale == "effective_sample_size":
+        return "the share of the effective sample kept"
+    return "γ / median B" if scale == "median" else "γ"
+
+
 def method_name(method: str) -> str:
     return METHODS.get(method, method)
 
