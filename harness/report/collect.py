@@ -192,7 +192,8 @@ def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     frame["finished_first"] = frame["status"] != "FINISHED"
     frame = frame.sort_values(["finished_first", "start_time"], ascending=[True, False])
     keyed = frame["trial_key"] != ""
-    unique = frame[keyed].drop_duplicates(["experiment", "trial_key"])
+    # profiles of one spec share its experiment and trial keys: a trial is one per profile
+    unique = frame[keyed].drop_duplicates(["experiment", "profile", "trial_key"])
     return pd.concat([unique, frame[~keyed]]).drop(columns="finished_first").sort_index()
 
 

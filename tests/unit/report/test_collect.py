@@ -88,6 +88,16 @@ def test_a_profile_keeps_only_its_own_trials() -> None:
     assert len(collect.of_profile(trials, None)) == 2
 
 
+def test_two_profiles_runs_of_one_trial_key_are_both_kept() -> None:
+    """Profiles of one spec share its experiment and their trial keys (the same cells with
+    other settings): a later profile's run must not hide an earlier profile's."""
+    other = standard(25, 0, 2.0)
+    other["tags"]["profile"] = "uneven_stage_one"
+    trials = frame_of([standard(25, 0, 1.0), other])
+    assert collect.of_profile(trials, "default")["force_mae"].tolist() == [1.0]
+    assert collect.of_profile(trials, "uneven_stage_one")["force_mae"].tolist() == [2.0]
+
+
 def test_a_failed_run_that_logged_finite_test_metrics_reads_as_no_result() -> None:
     from report_toy import trial
 
