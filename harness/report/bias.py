@@ -14,11 +14,13 @@ import pandas as pd
 
 from harness.mlflow_record import weight_column
 from harness.report.document import Table
+from harness.report.names import gamma_name
 from harness.report.summary import sort_rows
 from harness.report.tables import describe
 
 LOW_WEIGHT = 0.05
-GROUP = ["sweep", "molecule", "model", "method", "inaccurate_level", "budget", "gamma"]
+GROUP = ["sweep", "molecule", "model", "method", "inaccurate_level", "budget", "gamma",
+         "gamma_scale"]
 
 
 def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.ndarray]]
@@ -46,6 +48,13 @@ def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.nd
                                        "bias_worst_found"])
 
 
+def _described(name: str, value: object, gamma_scale: str) -> str:
+    """A row label's part; a gamma says what its scale makes of it."""
+    if name == "gamma" and not pd.isna(value):
+        return gamma_name(float(value), gamma_scale)
+    return describe(name, value)
+
+
 def _mean_text(values: pd.Series, form: str = "{:.2f}") -> str:
     known = values.dropna()
     return form.format(known.mean()) if len(known) else "-"
@@ -57,8 +66,9 @@ def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
         return []
     rows = {}
     for key, group in sort_rows(statistics).groupby(GROUP, sort=False):
-        label = ", ".join(part for name, value in zip(GROUP, key, strict=True)
-                          if (part := describe(name, value)))
+        named = dict(zip(GROUP, key, strict=True))
+        label = ", ".join(part for name, value in named.items() if name != "gamma_scale"
+                          and (part := _described(name, value, named["gamma_scale"])))
         rows[label] = {"trials": str(len(group)),
                        "frames": str(int(group["n_frames"].mean())),
                        "median B (kcal/mol/Å)": f"{group['bias_median'].mean():.3f}",

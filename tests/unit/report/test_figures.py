@@ -151,3 +151,15 @@ def test_b_against_the_true_bias_is_drawn_where_the_tables_have_it(toy_frame: pd
         table["true_bias"] = truth
     made = figures.bias_truth_figures(statistics, tables, folder)
     assert _written(made, folder) == ["figures/bias-vs-truth-toy-ethanol-egnn-xtb.png"]
+
+
+def test_the_bias_table_rows_say_what_a_gamma_means(toy_frame: pd.DataFrame) -> None:
+    from harness.report.bias import bias_tables_summary
+
+    tables = _asteroid_bias_tables(toy_frame)
+    shares = toy_frame.assign(gamma_scale=toy_frame["gamma_scale"].mask(
+        toy_frame["gamma"].notna(), "effective_sample_size"))
+    [table] = bias_tables_summary(bias_statistics(shares, tables))
+    assert any("keeps 50% of the effective sample" in row for row in table.cells.index)
+    [table] = bias_tables_summary(bias_statistics(toy_frame, tables))
+    assert any("γ=0.5" in row for row in table.cells.index)
