@@ -14,9 +14,8 @@ import pandas as pd
 
 from harness.mlflow_record import weight_column
 from harness.report.document import Table
-from harness.report.names import gamma_name
 from harness.report.summary import sort_rows
-from harness.report.tables import describe
+from harness.report.tables import describe_on_scale
 
 LOW_WEIGHT = 0.05
 GROUP = ["sweep", "molecule", "model", "method", "inaccurate_level", "budget", "gamma",
@@ -48,13 +47,6 @@ def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.nd
                                        "bias_worst_found"])
 
 
-def _described(name: str, value: object, gamma_scale: str) -> str:
-    """A row label's part; a gamma says what its scale makes of it."""
-    if name == "gamma" and not pd.isna(value):
-        return gamma_name(float(value), gamma_scale)
-    return describe(name, value)
-
-
 def _mean_text(values: pd.Series, form: str = "{:.2f}") -> str:
     known = values.dropna()
     return form.format(known.mean()) if len(known) else "-"
@@ -68,7 +60,7 @@ def bias_tables_summary(statistics: pd.DataFrame) -> list[Table]:
     for key, group in sort_rows(statistics).groupby(GROUP, sort=False):
         named = dict(zip(GROUP, key, strict=True))
         label = ", ".join(part for name, value in named.items() if name != "gamma_scale"
-                          and (part := _described(name, value, named["gamma_scale"])))
+                          and (part := describe_on_scale(name, value, named["gamma_scale"])))
         rows[label] = {"trials": str(len(group)),
                        "frames": str(int(group["n_frames"].mean())),
                        "median B (kcal/mol/Å)": f"{group['bias_median'].mean():.3f}",

@@ -71,14 +71,15 @@ def labels(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
         lambda row: ", ".join(dict.fromkeys(  # sGDML's model is sGDML: say it once
             part for key in shown
             if not (key == "model" and row.get("method") in OWN_MODEL)  # it is its own model
-            and (part := _described(key, row)))), axis=1)
+            and (part := describe_on_scale(key, row[key],
+                                           str(row.get("gamma_scale", "") or ""))))), axis=1)
 
 
-def _described(key: str, row: pd.Series) -> str:
-    """``describe`` of one row's key; a gamma says what its scale makes of it."""
-    if key == "gamma" and not pd.isna(row[key]):
-        return gamma_name(float(row[key]), str(row.get("gamma_scale", "") or ""))
-    return describe(key, row[key])
+def describe_on_scale(key: str, value: object, gamma_scale: str) -> str:
+    """``describe``, where a gamma says what its scale (``asteroid.gamma_scale``) makes of it."""
+    if key == "gamma" and not pd.isna(value):
+        return gamma_name(float(value), gamma_scale)
+    return describe(key, value)
 
 
 def best_marks(means: pd.DataFrame, best: str | None) -> pd.DataFrame:

@@ -53,14 +53,20 @@ def _newest(values: np.ndarray, start_times: np.ndarray) -> str:
     return str(values[int(np.argmax(start_times))] if len(start_times) else values[-1])
 
 
+def _start_times(frame: pd.DataFrame) -> np.ndarray:
+    """When each run started (row order where the record does not say)."""
+    if "start_time" not in frame:
+        return np.arange(len(frame), dtype=float)
+    return frame["start_time"].fillna(0).to_numpy(dtype=float)
+
+
 def other_versions(frame: pd.DataFrame) -> pd.Series:
     """True for runs of other code than the newest run, or of other data than the newest run
     of the same data setting (all False when every run agrees)."""
     if frame.empty:
         return pd.Series(False, index=frame.index)
     code, data = (_tag(frame, tag).to_numpy() for tag in VERSION_TAGS)
-    started = (frame["start_time"].fillna(0).to_numpy(dtype=float) if "start_time" in frame
-               else np.arange(len(frame), dtype=float))
+    started = _start_times(frame)
     stale = code != _newest(code, started)
     settings = _data_settings(frame).to_numpy()
     for setting in dict.fromkeys(settings):
@@ -75,8 +81,7 @@ def mixed_note(frame: pd.DataFrame) -> str:
     if not stale.any():
         return ""
     labels = version_labels(frame)
-    started = (frame["start_time"].fillna(0).to_numpy(dtype=float) if "start_time" in frame
-               else np.arange(len(frame), dtype=float))
+    started = _start_times(frame)
     counts = labels[stale].value_counts()
     others = "; ".join(f"{label} ({n} run{'s' if n > 1 else ''})" for label, n in counts.items())
     return (f"{MARK}: MIXED VERSIONS. Cells marked {MARK} include runs of other code or data "
