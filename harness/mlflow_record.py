@@ -73,7 +73,7 @@ class Metrics:
     """Metric names; ``metric_on_test``, ``stage_metric``, ``md_metric`` and the cell's
     ``per_seed_*`` functions build the families of names."""
 
-    VALIDATION_LOSS = "validation_loss"  # best validation loss of the last stage
+    VALIDATION_LOSS = "validation_loss"  # best validation loss of the stage the model keeps
     WALL_SECONDS = "wall_seconds"
     N_ACCURATE_TRAIN = "n_accurate_train"
     N_INACCURATE_TRAIN = "n_inaccurate_train"

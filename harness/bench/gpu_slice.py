@@ -100,6 +100,8 @@ def trial_config(size: SliceSize, method: str, seed: int, data_dir: Path) -> dic
         "model": {"name": "egnn", "hyperparameters": dict(size.hyperparameters)},
         "asteroid": {"gammas": list(size.gammas), "gamma_scale": "median"},
         "schedules": {kind: dict(schedule) for kind, schedule in size.schedules.items()},
+        # the lease's time plan counts one fine-tuning run per trial, at the size's own rate
+        "fine_tune": {"learning_rate_factors": [1.0]},
         "tracking": {"enabled": False},
     }
 

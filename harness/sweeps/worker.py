@@ -121,7 +121,7 @@ def sweep_run_metrics(results: dict[str, Any]) -> dict[str, float]:
     """The trial metrics of the record (docs/mlflow-record.md) that the sweep logs beside the
     test metrics (``KeepOpen`` holds those back); ``experiment.run`` logs the budget spent."""
     data = results["data"]
-    return {Metrics.VALIDATION_LOSS: results["stages"][-1]["best_validation_loss"],
+    return {Metrics.VALIDATION_LOSS: results["validation_loss"],
             Metrics.WALL_SECONDS: results["wall_seconds"],
             Metrics.N_ACCURATE_TRAIN: data["n_accurate_train"],
             Metrics.N_INACCURATE_TRAIN: data["n_inaccurate_train"]}

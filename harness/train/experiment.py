@@ -428,6 +428,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             "budget_spent_all_molecules": pretraining_labels_paid(sizes),
             "needs_inaccurate_label_at_inference": config.method == "delta_ml",
             "details": outcome.details,
+            "validation_loss": outcome.validation_loss,
             "stages": [stage.to_dict() for stage in outcome.stages],
             "not_converged_stages": [stage.name for stage in outcome.stages
                                      if stage.still_improving_at_cap],

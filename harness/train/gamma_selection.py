@@ -2,12 +2,13 @@
 lowest validation loss.
 
 Gamma is the temperature of the bias weights w = exp(-B / gamma). Each candidate is a model
-trained with one gamma; its validation loss is the best validation loss of its last stage
-(stage 3 for ASTEROID, stage 2 for no_ft: Eq. 1 without weights on the accurate validation
-frames, see ``methods.validation_loss``). The test frames never enter the choice. A candidate
-that failed or whose loss is not finite is never chosen, and when none is finite nothing is
-chosen. Exact ties go to the smaller gamma, so the choice does not depend on the order in
-which the candidates ran.
+trained with one gamma; its validation loss is the best validation loss of the stage whose
+weights it keeps (for ASTEROID the stage-3 run of the fine-tuning rate chosen on validation,
+for no_ft stage 2: Eq. 1 without weights on the accurate validation frames, see
+``methods.validation_loss`` and ``MethodOutcome.validation_loss``). The test frames never
+enter the choice. A candidate that failed or whose loss is not finite is never chosen, and
+when none is finite nothing is chosen. Exact ties go to the smaller gamma, so the choice does
+not depend on the order in which the candidates ran.
 
 ``choose_gamma`` is the one place this happens: ``harness train`` with a gamma grid chooses
 among the gammas of its run (``methods.asteroid``), a sweep among the trials of one cell and

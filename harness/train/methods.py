@@ -25,6 +25,7 @@ Nothing here touches MLflow or writes results: side effects stay in ``experiment
 
 from __future__ import annotations
 
+import copy
 import math
 import zlib
 from collections.abc import Callable
@@ -156,7 +157,9 @@ class MethodOutcome:
     A model outside torch (sGDML) has ``model`` None and brings ``test_predictions``: energies
     (n_frames,) in kcal/mol and forces (n_frames, n_atoms, 3) in kcal/mol/A on the frames of
     ``test_graphs``, in their order; ``model_files`` are its saved model, to log as artifacts.
-    ``model_name``: what was trained when it is not the configured backbone.
+    ``model_name``: what was trained when it is not the configured backbone. ``kept_stage``:
+    the stage whose weights ``model`` holds (of several gammas or fine-tuning rates, the one
+    chosen on validation); None: the last.
     """
 
     model: ForceField | None
@@ -167,6 +170,14 @@ class MethodOutcome:
     test_predictions: tuple[np.ndarray, np.ndarray] | None = None
     model_files: list[Path] = field(default_factory=list)
     model_name: str | None = None
+    kept_stage: str | None = None
+
+    @property
+    def validation_loss(self) -> float:
+        """The kept stage's best validation loss: what gamma selection across trials compares."""
+        kept = next((stage for stage in self.stages if stage.name == self.kept_stage),
+                    self.stages[-1])
+        return kept.best_validation_loss
 
 
 MethodRunner = Callable[[MethodContext, Splits], MethodOutcome]
@@ -265,13 +276,43 @@ def run_stage(context: MethodContext, name: str, model: ForceField, schedule: Sc
     return result
 
 
+@dataclass(frozen=True)
+class FineTuning:
+    """Stage 3's runs, one per learning-rate factor, and the one kept (lowest validation loss;
+    ``model`` then holds its weights)."""
+
+    runs: list[StageResult]
+    chosen: StageResult
+
+
+def fine_tuning_name(name: str, factor: float) -> str:
+    """The stage (and checkpoint) name of one learning-rate factor; factor 1 keeps ``name``."""
+    return name if factor == 1 else f"{name}_lr_x{factor:g}"
+
+
 def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Splits
-              ) -> StageResult:
-    """Stage 3: Eq. 1 on the accurate frames, starting from ``model``'s parameters."""
-    if context.config.fine_tune.align_energy_zero:
+              ) -> FineTuning:
+    """Stage 3: Eq. 1 on the accurate frames, starting from ``model``'s parameters, once per
+    learning-rate factor (``fine_tune.learning_rate_factors``)."""
+    settings, schedule = context.config.fine_tune, context.config.schedules.fine_tune
+    if settings.align_energy_zero:
         align_energy_zero(model, splits.accurate_train, context)
-    return run_stage(context, name, model, context.config.schedules.fine_tune,
-                     supervised_loss(context.config), splits.accurate_train, splits.validation)
+    pretrained = copy.deepcopy(model.state_dict())
+    runs, weights = [], {}
+    for factor in settings.learning_rate_factors:
+        model.load_state_dict(pretrained)
+        scaled = schedule.model_copy(update={
+            "learning_rate": schedule.learning_rate * factor,
+            "min_learning_rate": schedule.learning_rate_floor * factor})
+        result = run_stage(context, fine_tuning_name(name, factor), model, scaled,
+                           supervised_loss(context.config), splits.accurate_train,
+                           splits.validation)
+        runs.append(result)
+        weights[result.name] = copy.deepcopy(model.state_dict())
+    chosen = min(runs, key=lambda run: (not math.isfinite(run.best_validation_loss),
+                                        run.best_validation_loss))
+    model.load_state_dict(weights[chosen.name])
+    return FineTuning(runs, chosen)
 
 
 def supervised_stage(context: MethodContext, name: str, train_frames: Frames,
@@ -445,8 +486,9 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                            validate_forces_only=True)
         stages.append(result)
         if with_fine_tuning:
-            result = fine_tune(context, stage_name("stage3", gamma), model, splits)
-            stages.append(result)
+            tuning = fine_tune(context, stage_name("stage3", gamma), model, splits)
+            stages.extend(tuning.runs)
+            result = tuning.chosen
         candidates.append(GammaCandidate(result.name, gamma, result.best_validation_loss))
         trained[result.name] = {key: value.detach().clone()
                                 for key, value in model.state_dict().items()}
@@ -480,7 +522,8 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
     if splits.other_molecules:
         details["pretraining_molecules"] = [frames.molecule for frames in splits.inaccurate_pool]
         details["n_inaccurate_train_pretraining"] = sum(map(len, splits.inaccurate_pool))
-    return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table)
+    return MethodOutcome(model, graphs(context, splits.test), stages, details, bias_table,
+                         kept_stage=chosen.key)
 
 
 def per_frame(values: np.ndarray) -> np.ndarray:
@@ -517,10 +560,11 @@ def score_matching(context: MethodContext, splits: Splits) -> MethodOutcome:
     pretraining = run_stage(context, "score_matching", model, config.schedules.unlabeled,
                             objective, unlabeled, splits.validation,
                             validate_forces_only=True)
-    tuned = fine_tune(context, "fine_tune", model, splits)
-    return MethodOutcome(model, graphs(context, splits.test), [pretraining, tuned],
+    tuning = fine_tune(context, "fine_tune", model, splits)
+    return MethodOutcome(model, graphs(context, splits.test), [pretraining, *tuning.runs],
                          {"temperature_K": temperature,
-                          "thermal_energy_kcal_per_mol": objective.thermal_energy})
+                          "thermal_energy_kcal_per_mol": objective.thermal_energy},
+                         kept_stage=tuning.chosen.name)
 
 
 def label_differences(accurate: FrameSet, inaccurate: FrameSet) -> FrameSet:

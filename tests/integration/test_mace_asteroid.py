@@ -44,7 +44,7 @@ def test_asteroid_trains_mace_end_to_end_on_ethanol(tmp_path: Path) -> None:
     results = run(parse_config(tiny_asteroid_config(), "mace.yaml"), "mace.yaml",
                   tmp_path / "run")
     assert [stage["name"] for stage in results["stages"]] == [
-        "stage1", "stage2_gamma1", "stage3_gamma1"]
+        "stage1", "stage2_gamma1", "stage3_gamma1", "stage3_gamma1_lr_x4"]
     assert np.isfinite(results["test"]["force_mae"]) and results["test"]["force_mae"] > 0
     model = load_model(tmp_path / "run" / "model.pt").model
     assert model.registry_name == "mace"

@@ -153,7 +153,8 @@ def test_score_matching_runs_end_to_end_from_a_config(toy_dataset: Path,
     config_path = write_config(tmp_path / "score.yaml", config)
     assert main(["train", str(config_path), "--output", str(tmp_path / "out")]) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    assert [stage["name"] for stage in results["stages"]] == ["score_matching", "fine_tune"]
+    assert [stage["name"] for stage in results["stages"]] == ["score_matching", "fine_tune",
+                                                              "fine_tune_lr_x4"]
     assert results["details"]["temperature_K"] == 300.0
     assert np.isfinite(results["test"]["force_mae"])
 

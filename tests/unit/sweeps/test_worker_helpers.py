@@ -21,11 +21,13 @@ def results(budget_spent: float = 24.0) -> dict:
     return {"data": {"n_accurate_train": 24, "n_inaccurate_train": 100},
             "budget_spent": budget_spent,
             "test": {"force_mae": 1.0, "force_rmse": 2.0, "energy_mae": 3.0},
-            "stages": [{"best_validation_loss": 9.0}, {"best_validation_loss": 4.0}],
+            "stages": [{"best_validation_loss": 9.0}, {"best_validation_loss": 4.0},
+                       {"best_validation_loss": 5.0}],
+            "validation_loss": 4.0,  # the kept stage's, not the last one's
             "wall_seconds": 12.0, "details": {}}
 
 
-def test_trial_metrics_take_the_last_stage_and_the_spent_budget() -> None:
+def test_trial_metrics_take_the_kept_stage_and_the_spent_budget() -> None:
     metrics = trial_metrics(results(budget_spent=24.5))
     assert metrics == {"validation_loss": 4.0, "wall_seconds": 12.0, "n_accurate_train": 24,
                        "n_inaccurate_train": 100, "budget_spent": 24.5}

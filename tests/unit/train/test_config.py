@@ -171,3 +171,11 @@ def test_a_runs_parameters_leave_out_the_sections_its_method_never_reads(tmp_pat
     assert not {key for key in standard if key.startswith(("asteroid.", "fine_tune.",
                                                            "schedules.inaccurate."))}
     assert "schedules.accurate.learning_rate" in standard and "data.n_test" in standard
+
+
+@pytest.mark.parametrize("factors", [[], [1.0, 1.0], [0.0]])
+def test_fine_tuning_learning_rate_factors_are_distinct_and_positive(factors: list) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(tiny_config("no_bat", fine_tune={"learning_rate_factors": factors}),
+                     "x.yaml")
+    assert caught.value.key_path.startswith("fine_tune.learning_rate_factors")

@@ -66,14 +66,17 @@ def test_asteroid_stage_three_starts_from_stage_two(tmp_path: Path,
     outcome = run_method(context(tmp_path, "asteroid", asteroid={
         "gammas": [0.5, 2.0], "bias_estimator": estimator}), splits())
     for gamma in ("0.5", "2"):
-        start, end = recorder.start[f"stage3_gamma{gamma}"], recorder.end[f"stage2_gamma{gamma}"]
-        for name, value in end.items():
-            if name != "atomic_energy_shift":  # only the energy zero is re-aligned
-                assert torch.equal(start[name], value), name
+        end = recorder.end[f"stage2_gamma{gamma}"]
+        for fine_tuning in (f"stage3_gamma{gamma}", f"stage3_gamma{gamma}_lr_x4"):
+            start = recorder.start[fine_tuning]
+            for name, value in end.items():
+                if name != "atomic_energy_shift":  # only the energy zero is re-aligned
+                    assert torch.equal(start[name], value), (fine_tuning, name)
         fresh = recorder.start[f"stage2_gamma{gamma}"]
         assert not torch.equal(fresh["atom_energy.2.weight"], end["atom_energy.2.weight"])
     assert [stage.name for stage in outcome.stages] == [
-        "stage1", "stage2_gamma0.5", "stage3_gamma0.5", "stage2_gamma2", "stage3_gamma2"]
+        "stage1", "stage2_gamma0.5", "stage3_gamma0.5", "stage3_gamma0.5_lr_x4",
+        "stage2_gamma2", "stage3_gamma2", "stage3_gamma2_lr_x4"]
 
 
 def test_asteroid_stage_two_trains_on_bias_weights(tmp_path: Path,
@@ -116,6 +119,34 @@ def test_a_fine_tuning_worse_than_stage_one_and_capped_stages_are_warned_about()
     assert len(lines) == 2
     assert "stage2_gamma1 NOT CONVERGED" in lines[0] and "max_steps" in lines[0]
     assert "fine-tuning ended worse than its own stage 1" in lines[1] and "3 against 2" in lines[1]
+
+
+def test_fine_tuning_runs_each_learning_rate_factor_and_keeps_the_best_on_validation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One fine-tuning rate does not suit every data size: each factor's run starts from the
+    same pre-trained model, and the lowest validation loss is kept, weights included."""
+    recorder = StageRecorder(monkeypatch)
+    rates: dict[str, float] = {}
+    recording = methods.run_stage
+
+    def with_rates(context, name, model, schedule, *arguments, **options):
+        rates[name] = schedule.learning_rate
+        return recording(context, name, model, schedule, *arguments, **options)
+
+    monkeypatch.setattr(methods, "run_stage", with_rates)
+    outcome = run_method(context(tmp_path, "no_bat", fine_tune={
+        "learning_rate_factors": [1.0, 4.0, 0.25]}), toy_splits())
+    runs = {stage.name: stage for stage in outcome.stages if stage.name.startswith("stage3")}
+    assert list(runs) == ["stage3", "stage3_lr_x4", "stage3_lr_x0.25"]
+    assert rates["stage3_lr_x4"] == pytest.approx(4 * rates["stage3"])
+    assert rates["stage3_lr_x0.25"] == pytest.approx(rates["stage3"] / 4)
+    for name in runs:
+        assert all(torch.equal(recorder.start[name][key], recorder.start["stage3"][key])
+                   for key in recorder.start["stage3"])
+    best = min(runs.values(), key=lambda stage: stage.best_validation_loss)
+    kept = snapshot(outcome.model)
+    assert all(torch.equal(kept[key], recorder.end[best.name][key]) for key in kept)
+    assert outcome.validation_loss == best.best_validation_loss  # what a sweep compares
 
 
 def test_median_normalised_bias_has_median_one(tmp_path: Path) -> None:
@@ -186,7 +217,7 @@ def test_an_ensemble_trains_each_member_as_its_own_stage_and_discounts_their_spr
     outcome = run_method(context(tmp_path, "asteroid", asteroid=ENSEMBLE), splits)
     members = ["stage1_m0", "stage1_m1"]
     assert [stage.name for stage in outcome.stages] == [*members, "stage2_gamma1",
-                                                        "stage3_gamma1"]
+                                                        "stage3_gamma1", "stage3_gamma1_lr_x4"]
     assert all(stage_checkpoint(tmp_path, name).exists() for name in members)
     assert not torch.equal(recorder.start["stage1_m0"]["atom_energy.2.weight"],
                            recorder.start["stage1_m1"]["atom_energy.2.weight"])
@@ -236,7 +267,7 @@ def test_ablations_drop_weights_or_fine_tuning(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = StageRecorder(monkeypatch)
     no_bat = run_method(context(tmp_path / "no_bat", "no_bat"), toy_splits())
-    assert [stage.name for stage in no_bat.stages] == ["stage2", "stage3"]
+    assert [stage.name for stage in no_bat.stages] == ["stage2", "stage3", "stage3_lr_x4"]
     assert recorder.weights["stage2"] is None and no_bat.bias_table is None
     no_ft = run_method(context(tmp_path / "no_ft", "no_ft"), toy_splits())
     assert [stage.name for stage in no_ft.stages] == ["stage1", "stage2_gamma0.5",
@@ -250,7 +281,8 @@ def test_score_matching_pretrains_on_unlabeled_frames_then_fine_tunes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     recorder = StageRecorder(monkeypatch)
     outcome = run_method(context(tmp_path, "score_matching"), toy_splits(False))
-    assert [stage.name for stage in outcome.stages] == ["score_matching", "fine_tune"]
+    assert [stage.name for stage in outcome.stages] == ["score_matching", "fine_tune",
+                                                        "fine_tune_lr_x4"]
     start, end = recorder.start["fine_tune"], recorder.end["score_matching"]
     assert torch.equal(start["atom_energy.2.weight"], end["atom_energy.2.weight"])
     assert outcome.details["temperature_K"] == 300.0
