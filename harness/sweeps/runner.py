@@ -6,7 +6,9 @@ spec, enqueues the trials the study lacks, creates the cells' parent runs and st
 (one per GPU where GPUs exist, else each with an equal share of the CPU threads). When they
 are done it chooses the gammas and summarises the cells (``finalize``). Trials that ran with
 other code or data than this machine has are run again (a new generation, see ``study``)
-unless ``keep_stale`` keeps their results; the summary says which. Everything of a sweep
+unless ``keep_stale`` keeps their results, and so are those that ran with another training
+config (the spec changed under the same name, or a default changed with an upgrade, which
+``dvc repro`` after ``git pull`` meets); the summary says which. Everything of a sweep
 on this machine lives in ``<state root>/<sweep>/<profile>/``: the SQLite study (by default),
 one folder per trial and the workers' logs.
 
@@ -42,6 +44,7 @@ from harness.sweeps.study import (
     key_states,
     open_storage,
     open_study,
+    respecified_keys,
     settled,
     stale_keys,
     study_name,
@@ -72,16 +75,19 @@ class SweepSummary:
     worker_errors: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     kept_stale: bool = False
+    respecified: list[str] = field(default_factory=list)  # rerun: their training config changed
     skipped: list[str] = field(default_factory=list)  # cells left out, and why
 
     def _stale_line(self) -> list[str]:
+        lines = [f"re-queued {len(self.respecified)} trial(s) whose training config changed "
+                 "since they ran (the spec, or a default it relies on)"] if self.respecified else []
         if not self.stale:
-            return []
+            return lines
         if self.kept_stale:
-            return [f"kept {len(self.stale)} result(s) of other code or data versions "
-                    "(--keep-stale-results); the report marks the mixed versions"]
-        return [f"re-queued {len(self.stale)} trial(s) whose code or data changed since they ran "
-                "(--keep-stale-results keeps old results)"]
+            return lines + [f"kept {len(self.stale)} result(s) of other code or data versions "
+                            "(--keep-stale-results); the report marks the mixed versions"]
+        return lines + [f"re-queued {len(self.stale)} trial(s) whose code or data changed since "
+                        "they ran (--keep-stale-results keeps old results)"]
 
     def lines(self) -> list[str]:
         lines = [f"sweep {self.name} (profile {self.profile}): {self.n_complete} of "
@@ -109,6 +115,7 @@ class SweepSummary:
                 "n_pending": self.n_pending, "failures": self.failures,
                 "storage": redact(self.storage_url), "tracking_uri": redact(self.tracking_uri),
                 "n_stale": len(self.stale), "stale_kept": self.kept_stale,
+                "n_respecified": len(self.respecified),
                 "wall_seconds": round(self.wall_seconds, 1)}
 
 
@@ -229,8 +236,11 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     preflight(plan, spec_path, storage_url, tracking_uri)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
-    stale = stale_keys(study, plan, lambda trial: trial_versions(trial.config))
-    enqueue_missing(study, plan, spec_path, retry_failed, rerun=() if keep_stale else stale)
+    respecified = respecified_keys(study, plan)
+    stale = [key for key in stale_keys(study, plan, lambda trial: trial_versions(trial.config))
+             if key not in respecified]
+    enqueue_missing(study, plan, spec_path, retry_failed,
+                    rerun=respecified if keep_stale else respecified + stale)
     tracking = SweepTracking(spec, tracking_uri)
     for cell in plan.cells:
         tracking.cell_run(cell.key, cell.tags(), code_version())
@@ -243,6 +253,7 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     summary = summarise(study, plan, state_dir, storage_url, tracking.uri,
                         time.perf_counter() - started, errors)
     summary.stale, summary.kept_stale, summary.skipped = stale, keep_stale, skipped
+    summary.respecified = respecified
     return summary
 
 

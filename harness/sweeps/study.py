@@ -14,9 +14,11 @@ A trial that fails by itself (an exception, a non-finite loss) is told FAIL with
 ``failure_reason`` and is not retried unless asked (``retry_failed``).
 
 Generations: a worker records the code and data versions a trial ran with (``code_version``,
-``data_hash``). A settled trial whose versions differ from the current ones is stale; rerunning
-it enqueues a new attempt one ``generation`` higher, and only the attempts of a key's newest
-generation count (older ones are history: Optuna cannot reopen a finished trial).
+``data_hash``). A settled trial whose versions differ from the current ones is stale, and so is
+one that ran with another training config (the spec, or a default it relies on, changed under
+the same sweep name and profile); rerunning it enqueues a new attempt one ``generation``
+higher, and only the attempts of a key's newest generation count (older ones are history:
+Optuna cannot reopen a finished trial).
 """
 
 from __future__ import annotations
@@ -120,20 +122,23 @@ def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
     in ``rerun`` (see ``stale_keys``); returns how many were enqueued.
 
     Idempotent: run it again and nothing more is queued. A key queued earlier with another
-    training config (the spec changed under the same name and profile) is an error.
+    training config is an error unless it is settled and in ``rerun`` (see
+    ``respecified_keys``): a waiting or running attempt would still train the old config.
     """
     existing = trials_by_key(study)
     enqueued = 0
     for trial in plan.trials:
         attempts = existing.get(trial.key, [])
-        for attempt in attempts:
-            if attempt.user_attrs.get("digest") != trial.digest:
-                raise ConfigError(source, "<spec>",
-                                  f"trial {trial.key} was queued in study '{study.study_name}' "
-                                  "with another training config: the spec changed since; "
-                                  "rename the sweep or delete its study (--storage)")
+        rerunning = trial.key in rerun and settled(attempts)  # not while a rerun waits or runs
+        if not rerunning and any(attempt.user_attrs.get("digest") != trial.digest
+                                 for attempt in attempts):
+            raise ConfigError(source, "<spec>",
+                              f"trial {trial.key} is waiting or running in study "
+                              f"'{study.study_name}' with another training config (the spec "
+                              "changed since it was queued); let that run finish, or rename "
+                              "the sweep")
         generation = max(map(generation_of, attempts), default=0)
-        if trial.key in rerun and settled(attempts):  # not while a rerun waits or runs
+        if rerunning:
             generation += 1
         elif not _needs_enqueue(attempts, retry_failed):
             continue
@@ -146,6 +151,14 @@ def _deciding_attempt(attempts: list[FrozenTrial]) -> FrozenTrial:
     """The attempt whose outcome stands: the complete one, else the last that ran."""
     ran = [attempt for attempt in attempts if Versions.recorded(attempt.user_attrs)]
     return completed(attempts) or (ran or attempts)[-1]
+
+
+def respecified_keys(study: optuna.Study, plan: Plan) -> list[str]:
+    """Settled trials whose training config differs from the plan's: they ran another
+    experiment than the spec now asks for (its results are never kept, unlike stale ones)."""
+    states = key_states(study, plan)
+    return [trial.key for trial in plan.trials if settled(states[trial.key])
+            and _deciding_attempt(states[trial.key]).user_attrs.get("digest") != trial.digest]
 
 
 def stale_keys(study: optuna.Study, plan: Plan, current: Callable[[Trial], Versions]

@@ -57,7 +57,7 @@ from harness.train.gamma_scale import applied_gamma, bias_for_weights
 from harness.train.gamma_selection import GammaCandidate, choose_gamma
 from harness.train.losses import SlicedScoreMatchingLoss, SupervisedLoss
 from harness.train.prediction import predict
-from harness.train.trainer import StageResult, Trainer, ValidationCallback
+from harness.train.trainer import StageResult, Trainer, ValidationCallback, best_on_validation
 from models import ForceField, HyperparameterError, build_model
 
 STAGE_ONE = "stage1"  # the stage name (and checkpoint) of the bias estimator's model, shared
@@ -309,8 +309,7 @@ def fine_tune(context: MethodContext, name: str, model: ForceField, splits: Spli
                            splits.validation)
         runs.append(result)
         weights[result.name] = copy.deepcopy(model.state_dict())
-    chosen = min(runs, key=lambda run: (not math.isfinite(run.best_validation_loss),
-                                        run.best_validation_loss))
+    chosen = best_on_validation(runs)
     model.load_state_dict(weights[chosen.name])
     return FineTuning(runs, chosen)
 
@@ -402,9 +401,7 @@ def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     details = {"ensemble_member_validation_losses": {stage.name: stage.best_validation_loss
                                                      for stage in stages},
                "ensemble_spread_mean": float(spread.mean())}
-    best = min(stages, key=lambda stage: (not np.isfinite(stage.best_validation_loss),
-                                          stage.best_validation_loss))
-    return BiasEstimate(stages, [gap], details, accurate_model=best)
+    return BiasEstimate(stages, [gap], details, accurate_model=best_on_validation(stages))
 
 
 def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet

@@ -71,6 +71,13 @@ class StageResult:
         return asdict(self)
 
 
+def best_on_validation(stages: list[StageResult]) -> StageResult:
+    """The stage with the lowest best validation loss; a stage that never validated to a
+    finite loss is never preferred over one that did (the first stage when none did)."""
+    return min(stages, key=lambda stage: (not math.isfinite(stage.best_validation_loss),
+                                          stage.best_validation_loss))
+
+
 @dataclass
 class _Progress:
     """The plain-valued part of a checkpoint: where the stage is and what it has seen."""

@@ -39,14 +39,15 @@ def copy_sources(folder: Path) -> Path:
     return source
 
 
-def one_trial_sweep(folder: Path, seeds: tuple[int, ...] = (0,)) -> Path:
+def one_trial_sweep(folder: Path, seeds: tuple[int, ...] = (0,), **changes: object) -> Path:
     data = folder / "ethanol"
     if not data.exists():
         shutil.copytree(PROJECT_ROOT / "data" / "ethanol", data,
                         ignore=shutil.ignore_patterns("gaff2"))
     return write_tiny_spec(folder, name="versions", methods=["standard"], seeds=list(seeds),
                            datasets=[{"molecule": "ethanol",
-                                      "accurate": {"path": str(data), "level": "ccsd"}}])
+                                      "accurate": {"path": str(data), "level": "ccsd"}}],
+                           **changes)
 
 
 def trial_runs(folder: Path) -> list:
@@ -105,3 +106,13 @@ def test_a_changed_loss_or_dataset_reruns_the_trial_unless_told_to_keep_it(tmp_p
     assert "mix 2 code/data versions" in report.stdout
     text = (tmp_path / "report" / "report.md").read_text()
     assert "MIXED VERSIONS" in text and f"{MARK}" in text
+
+    # A changed training config (an edited spec, or a default changed by an upgrade, as
+    # `dvc repro` after `git pull` meets) is another experiment: rerun, kept results or not.
+    one_trial_sweep(tmp_path, seeds=(0, 1), train={"loss": {"rho": 0.5}})
+    respecified = run_sweep([*command, "--keep-stale-results"], environment=environment,
+                            cwd=tmp_path)
+    assert "2 of 2 trials complete" in respecified.stdout
+    assert "re-queued 2 trial(s) whose training config changed" in respecified.stdout
+    current = [run for run in trial_runs(tmp_path) if "superseded" not in run.data.tags]
+    assert len(current) == 2 and all(run.info.status == "FINISHED" for run in current)

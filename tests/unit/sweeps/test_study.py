@@ -18,6 +18,7 @@ from harness.sweeps.study import (
     open_storage,
     open_study,
     release_stale,
+    respecified_keys,
     set_attributes,
     settled,
     stale_keys,
@@ -91,12 +92,31 @@ def test_telling_a_trial_finished_meanwhile_returns_false(queue) -> None:
     assert study.trials[0].value == 1.5
 
 
-def test_a_changed_spec_is_refused_instead_of_mixed(queue) -> None:
+def test_a_changed_spec_is_refused_while_the_old_config_waits(queue) -> None:
     plan, _, study = queue
     enqueue_missing(study, plan, "tiny.yaml")
     changed = tiny_plan(train={"loss": {"rho": 0.5}})
+    assert respecified_keys(study, changed) == []  # waiting: it would still train the old one
+    with pytest.raises(ConfigError, match="waiting or running .* another training config"):
+        enqueue_missing(study, changed, "tiny.yaml", rerun=[t.key for t in changed.trials])
+
+
+def test_results_of_a_changed_spec_are_rerun_as_a_new_generation_never_mixed(queue) -> None:
+    plan, storage, study = queue
+    enqueue_missing(study, plan, "tiny.yaml")
+    run_everything(study, storage, CURRENT)
+    changed = tiny_plan(train={"loss": {"rho": 0.5}})
+    respecified = respecified_keys(study, changed)
+    assert respecified == [trial.key for trial in changed.trials]
     with pytest.raises(ConfigError, match="another training config"):
-        enqueue_missing(study, changed, "tiny.yaml")
+        enqueue_missing(study, changed, "tiny.yaml")  # never queued beside the old results
+    assert enqueue_missing(study, changed, "tiny.yaml", rerun=respecified) == len(plan.trials)
+    assert respecified_keys(study, changed) == []
+    newest = trials_by_key(study)
+    assert all(attempts[0].user_attrs["digest"] == trial.digest
+               and attempts[0].user_attrs["generation"] == 1
+               for trial in changed.trials for attempts in [newest[trial.key]])
+    assert stale_keys(study, changed, lambda trial: CURRENT) == []
 
 
 def test_a_key_queued_twice_runs_once(queue) -> None:

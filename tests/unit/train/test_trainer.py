@@ -15,7 +15,13 @@ from harness.train.averaging import WeightAverage
 from harness.train.batching import frames_to_graphs
 from harness.train.checkpoint import load_checkpoint, seed_everything
 from harness.train.losses import SupervisedLoss
-from harness.train.trainer import StageResult, Trainer, ValidationCallback, deferred_stop_signals
+from harness.train.trainer import (
+    StageResult,
+    Trainer,
+    ValidationCallback,
+    best_on_validation,
+    deferred_stop_signals,
+)
 from models import ForceField, build_model
 
 CPU = torch.device("cpu")
@@ -85,6 +91,14 @@ def test_a_stage_converges_after_a_plateau_at_the_learning_rate_floor() -> None:
     assert rates[-1] == pytest.approx(0.25e-7) and rates[0] == pytest.approx(1e-7)
     floor_reached = next(i for i, rate in enumerate(rates) if rate <= 0.25e-7 * (1 + 1e-9))
     assert len(rates) - 1 - floor_reached >= 2  # a whole patience at the floor
+
+
+def test_the_best_stage_on_validation_never_is_one_that_diverged() -> None:
+    diverged = StageResult("lr_x4", float("inf"), 0, 10, "diverged")
+    worse, better = (StageResult(name, loss, 0, 10, "converged")
+                     for name, loss in (("lr_x1", 2.0), ("lr_x2", 1.5)))
+    assert best_on_validation([diverged, worse, better]) is better
+    assert best_on_validation([diverged, StageResult("nan", float("nan"), 0, 1, "x")]) is diverged
 
 
 def test_warm_up_ramps_the_learning_rate_linearly() -> None:
