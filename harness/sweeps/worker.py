@@ -234,8 +234,9 @@ class Worker:
         started = time.perf_counter()
         try:
             tracker = KeepOpen(MlflowTracker(self.tracking.uri, self.spec.name, key, run_id))
-            results = run(TrainConfig.model_validate(config), f"{self.settings.spec_path}:{key}",
-                          folder, tracker)
+            # progress lines go to this worker's log: a trial can train for an hour
+            shown = TrainConfig.model_validate(config).model_copy(update={"progress": True})
+            results = run(shown, f"{self.settings.spec_path}:{key}", folder, tracker)
         except Exception as error:
             log.exception("%s: failed", key)
             self._fail(claimed, run_id, f"{type(error).__name__}: {error}")

@@ -37,6 +37,8 @@ BIAS_AWARE_METHODS = ("asteroid", "asteroid_multi", "no_ft")
 MULTI_MOLECULE_METHOD = "asteroid_multi"
 # What a value of the gamma grid means (``harness.train.gamma_scale``).
 GammaScale = Literal["absolute", "median", "effective_sample_size"]
+# Settings that change what is shown, never what is trained: not MLflow params.
+DISPLAY_SETTINGS = ("progress",)
 # The config sections only some methods read; the others leave them out of their MLflow
 # params, so that a run's page lists only what shaped it.
 SECTIONS_READ_BY = {
@@ -354,7 +356,9 @@ class TrainConfig(Strict):
     checkpoint_interval_s: float = Field(
         60.0, ge=0, description="seconds of training between checkpoints (also written at the "
         "end of each stage and on SIGTERM/SIGINT); 0: after every step")
-    progress: bool = True
+    progress: bool = Field(
+        True, description="show each stage's progress (a bar on a terminal, else a line every "
+        "30 s); display only, never a parameter of the run")
     data: DataSettings
     model: ModelSettings = Field(default_factory=ModelSettings)
     loss: LossSettings = Field(default_factory=LossSettings)
@@ -441,10 +445,13 @@ def _require_data_paths(config: TrainConfig, source: str) -> None:
 
 
 def parameters_of(config: TrainConfig) -> dict[str, Any]:
-    """The config as dotted MLflow parameters, without the sections its method never reads."""
+    """The config as dotted MLflow parameters, without the sections its method never reads
+    and without display settings (a sweep worker shows progress that the trial's config,
+    shared with resumed attempts, leaves off)."""
     return {key: value for key, value in flatten(config.model_dump(mode="json")).items()
-            if not any(key.startswith(f"{section}.") and config.method not in methods
-                       for section, methods in SECTIONS_READ_BY.items())}
+            if key not in DISPLAY_SETTINGS
+            and not any(key.startswith(f"{section}.") and config.method not in methods
+                        for section, methods in SECTIONS_READ_BY.items())}
 
 
 def flatten(content: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -117,6 +117,14 @@ def test_trial_artifacts_are_in_the_explicit_artifact_location(finished_sweep: P
     assert {"results.json", "model.pt", "config.yaml", "bias"} <= names
 
 
+def test_worker_logs_show_the_progress_of_each_stage(finished_sweep: Path) -> None:
+    logs = "".join(log.read_text() for log in
+                   (finished_sweep / "state" / "run" / "default" / "logs").glob("worker-*.log"))
+    for stage in ("standard", "stage1", "stage2_gamma0.5", "stage3_gamma0.5"):
+        assert f"\n{stage}: step " in logs, stage
+    assert "\r" not in logs  # plain lines, not a redrawn bar
+
+
 @pytest.mark.slow
 def test_rerunning_a_finished_sweep_changes_nothing(finished_sweep: Path) -> None:
     folder = finished_sweep

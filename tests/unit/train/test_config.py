@@ -171,6 +171,7 @@ def test_a_runs_parameters_leave_out_the_sections_its_method_never_reads(tmp_pat
     assert not {key for key in standard if key.startswith(("asteroid.", "fine_tune.",
                                                            "schedules.inaccurate."))}
     assert "schedules.accurate.learning_rate" in standard and "data.n_test" in standard
+    assert "progress" not in standard  # display only: a sweep worker turns it on
 
 
 @pytest.mark.parametrize("factors", [[], [1.0, 1.0], [0.0]])
