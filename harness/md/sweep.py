@@ -2,7 +2,8 @@
 
 Every arm's models are the trials the training sweep selected (``from_sweep``), loaded by
 MLflow run id; nothing is trained here. Resumable: each (model, step size) cell stores its rows
-under ``<runs_dir>/md/`` once done, so a rerun skips it (and does not log it to MLflow twice).
+under ``<runs_dir>/md/`` once done, so a rerun skips it (and does not log it to MLflow twice)
+unless its model or the MD settings changed since.
 The results file gathers every cell.
 """
 
@@ -17,7 +18,6 @@ from typing import Any
 import torch
 
 from harness.data.store import write_json_atomically
-from harness.errors import ConfigError
 from harness.md.calculator import ReplicaForces
 from harness.md.loading import LoadedModel, load_model
 from harness.md.observables import PS_IN_FS
@@ -111,7 +111,7 @@ def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: 
     reused)."""
     path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
             / f"step_{step_fs:g}fs.json")
-    stored = stored_rows(spec, path, loaded)
+    stored = stored_rows(spec, path, loaded, step_fs)
     if stored is not None:
         return stored, None
     started = time.monotonic()
@@ -119,23 +119,22 @@ def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: 
     return rows, time.monotonic() - started
 
 
-def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel
+def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel, step_fs: float
                 ) -> list[dict[str, Any]] | None:
     """A finished cell's rows, or None when the cell must run.
 
-    Stored rows of another model (the sweep retrained it for new code or data) are run again,
-    and their MLflow runs are marked superseded so that no report counts both.
+    Stored rows of another model (the sweep retrained it for new code or data) or of other MD
+    settings (an edited spec, or a default changed by an upgrade) are run again, and the
+    cell's MLflow runs are marked superseded so that no report counts both.
     """
     if not path.is_file():
         return None
     stored = json.loads(path.read_text())
-    if stored["md"] != spec.md.model_dump(mode="json"):
-        raise ConfigError(spec.name, "md", f"changed since '{path}' was run: use another "
-                          "runs_dir or delete its md/ folder")
-    if stored.get("model_source", loaded.source) == loaded.source:
+    source = stored.get("model_source", loaded.source)
+    if stored["md"] == spec.md.model_dump(mode="json") and source == loaded.source:
         return stored["rows"]
     if spec.tracking.enabled:
-        supersede_md_runs(spec.name, spec.tracking.uri, stored.get("model_source", ""))
+        supersede_md_runs(spec.name, spec.tracking.uri, source, step_fs)
     return None
 
 

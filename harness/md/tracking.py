@@ -51,8 +51,10 @@ def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
     return tracker.run_id
 
 
-def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: str) -> None:
-    """Tag ``superseded=true`` on the MD runs of a model that has since been replaced."""
+def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: str,
+                      step_fs: float | None = None) -> None:
+    """Tag ``superseded=true`` on the MD runs of a model (at one step size when given) that
+    are run again: the model was replaced, or the MD settings changed."""
     from mlflow.tracking import MlflowClient
 
     from harness.train.tracking import resolve_tracking_uri
@@ -63,5 +65,7 @@ def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: s
         return
     for run in client.search_runs([found.experiment_id], run_filter(Role.MD),
                                   max_results=10000):
-        if run.data.params.get(Params.MODEL_SOURCE) == model_source:
+        if run.data.params.get(Params.MODEL_SOURCE) != model_source:
+            continue
+        if step_fs is None or float(run.data.tags.get(Tags.STEP_SIZE_FS, "nan")) == step_fs:
             client.set_tag(run.info.run_id, Tags.SUPERSEDED, flag_tag(True))

@@ -101,10 +101,14 @@ def test_md_runs_on_the_trials_the_sweep_selected_and_trains_nothing(
     assert json.loads(printed.out)["summary"] == summary  # stdout: the JSON alone
     assert printed.err.count("(cached)") == 6
 
-    spec["md"]["seeds"] = 3  # finished cells of other settings are not silently reused
+    spec["md"]["seeds"] = 3  # finished cells of other settings run again, never reused
     spec_path.write_text(yaml.safe_dump(spec))
-    assert main(["md", "sweep", str(spec_path)]) == 2
-    assert "key 'md'" in capsys.readouterr().err
+    assert main(["md", "sweep", str(spec_path)]) == 0
+    assert "(cached)" not in capsys.readouterr().err
+    assert len(pd.read_csv(Path(spec["results"]).with_suffix(".csv"))) == 3 * 2 * 3
+    md_runs = mlflow_runs(folder, "md-from-sweep-test", "md")
+    current = [run for run in md_runs if run.data.tags.get("superseded") != "true"]
+    assert len(md_runs) == 12 + 18 and len(current) == 18  # each cell's old runs superseded
 
 
 def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path],
