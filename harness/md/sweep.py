@@ -108,33 +108,35 @@ def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: 
                   loaded: LoadedModel, reference: Reference, identity: dict[str, str]
                   ) -> tuple[list[dict[str, Any]], float | None]:
     """One (model, step size) cell's rows, and the seconds it ran (None: its stored rows were
-    reused)."""
+    reused).
+
+    A cell that runs supersedes the MLflow runs it already has (of a replaced model, of other
+    MD settings, of a run killed before its rows were stored, or whose stored rows are not on
+    this machine), so that no report counts a trajectory twice.
+    """
     path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
             / f"step_{step_fs:g}fs.json")
-    stored = stored_rows(spec, path, loaded, step_fs)
+    stored = stored_rows(spec, path, loaded)
     if stored is not None:
         return stored, None
+    if spec.tracking.enabled:
+        supersede_md_runs(spec.name, spec.tracking.uri, arm.name, training_seed, step_fs)
     started = time.monotonic()
     rows = run_cell(spec, path, step_fs, loaded, reference, identity)
     return rows, time.monotonic() - started
 
 
-def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel, step_fs: float
+def stored_rows(spec: MDSweepSpec, path: Path, loaded: LoadedModel
                 ) -> list[dict[str, Any]] | None:
-    """A finished cell's rows, or None when the cell must run.
-
-    Stored rows of another model (the sweep retrained it for new code or data) or of other MD
-    settings (an edited spec, or a default changed by an upgrade) are run again, and the
-    cell's MLflow runs are marked superseded so that no report counts both.
-    """
+    """A finished cell's rows, or None when the cell must run: never stored, or stored for
+    another model (the sweep retrained it for new code or data) or other MD settings (an
+    edited spec, or a default changed by an upgrade)."""
     if not path.is_file():
         return None
     stored = json.loads(path.read_text())
-    source = stored.get("model_source", loaded.source)
-    if stored["md"] == spec.md.model_dump(mode="json") and source == loaded.source:
+    if (stored["md"] == spec.md.model_dump(mode="json")
+            and stored.get("model_source", loaded.source) == loaded.source):
         return stored["rows"]
-    if spec.tracking.enabled:
-        supersede_md_runs(spec.name, spec.tracking.uri, source, step_fs)
     return None
 
 

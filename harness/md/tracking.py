@@ -15,9 +15,9 @@ from typing import Any
 from harness.mlflow_record import (
     MD_METRIC_COLUMNS,
     MD_PARAM_COLUMNS,
-    Params,
     Role,
     Tags,
+    flag_from_tag,
     flag_tag,
     md_metric,
     run_filter,
@@ -51,21 +51,20 @@ def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
     return tracker.run_id
 
 
-def supersede_md_runs(experiment: str, tracking_uri: str | None, model_source: str,
-                      step_fs: float | None = None) -> None:
-    """Tag ``superseded=true`` on the MD runs of a model (at one step size when given) that
-    are run again: the model was replaced, or the MD settings changed."""
+def supersede_md_runs(experiment: str, tracking_uri: str | None, label: str,
+                      training_seed: int, step_fs: float) -> None:
+    """Tag ``superseded=true`` on the MD runs of one cell (arm ``label``, training seed, step
+    size), which is about to run again."""
     from mlflow.tracking import MlflowClient
 
     from harness.train.tracking import resolve_tracking_uri
 
     client = MlflowClient(tracking_uri=resolve_tracking_uri(tracking_uri))
     found = client.get_experiment_by_name(experiment)
-    if found is None or not model_source:
+    if found is None:
         return
-    for run in client.search_runs([found.experiment_id], run_filter(Role.MD),
-                                  max_results=10000):
-        if run.data.params.get(Params.MODEL_SOURCE) != model_source:
-            continue
-        if step_fs is None or float(run.data.tags.get(Tags.STEP_SIZE_FS, "nan")) == step_fs:
+    cell = run_filter(Role.MD, {Tags.LABEL: label, Tags.TRAINING_SEED: str(training_seed)})
+    for run in client.search_runs([found.experiment_id], cell, max_results=10000):
+        if (float(run.data.tags.get(Tags.STEP_SIZE_FS, "nan")) == step_fs
+                and not flag_from_tag(run.data.tags.get(Tags.SUPERSEDED))):
             client.set_tag(run.info.run_id, Tags.SUPERSEDED, flag_tag(True))

@@ -8,7 +8,7 @@ code or data, carry superseded=true and are left out); their metrics are test.fo
 test.force_rmse (kcal/mol/A), test.energy_mae (kcal/mol), validation_loss and wall_seconds.
 MD runs (role ``md``) carry method, step_size_fs, seed (of the trajectory), training_seed,
 molecule, md.* metrics and the params duration_ps and temperature_K (and superseded=true once
-their model was replaced, which leaves them out).
+their cell ran again, which leaves them out).
 
 Nothing here is created in the store: a tracking URI that names a missing database or an
 unreachable server is an error, not an empty report.

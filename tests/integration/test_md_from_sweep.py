@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -127,10 +128,21 @@ def test_a_cell_of_a_replaced_model_runs_again(finished_sweep: tuple[Path, Path]
     capsys.readouterr()
     assert main(["md", "sweep", str(spec_path)]) == 0
     assert len(mlflow_runs(folder, "md-replaced-test", "md")) == 4
+    assert len(current_md_runs(folder, "md-replaced-test")) == 2
     (progress,) = [line for line in capsys.readouterr().out.splitlines()
                    if line.startswith("MD cell ")]
     assert progress.startswith("MD cell 1/1: standard, ") and "(cached)" not in progress
     assert json.loads(cell.read_text())["model_source"] != stored["model_source"]
+
+    shutil.rmtree(tmp_path / "md-runs")  # stored rows lost (another checkout, a clean-up)
+    assert main(["md", "sweep", str(spec_path)]) == 0
+    assert len(mlflow_runs(folder, "md-replaced-test", "md")) == 6
+    assert len(current_md_runs(folder, "md-replaced-test")) == 2  # never counted twice
+
+
+def current_md_runs(folder: Path, experiment: str) -> list:
+    return [run for run in mlflow_runs(folder, experiment, "md")
+            if run.data.tags.get("superseded") != "true"]
 
 
 def test_an_arm_the_sweep_did_not_train_is_a_one_line_error(
@@ -147,20 +159,26 @@ def test_an_arm_the_sweep_did_not_train_is_a_one_line_error(
     assert "harness sweep run" in error and str(spec_path) in error
 
 
-def test_md_runs_of_a_replaced_model_are_marked_superseded(tmp_path: Path) -> None:
+def test_superseding_a_cell_marks_its_runs_and_no_other(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    row = {"step_fs": 0.5, "seed": 0, "ensemble": "langevin", "stable": 1.0}
-    for source in ("runs:/old/model.pt", "runs:/new/model.pt"):
-        log_md_run(row, "md-superseded", uri, {"method": "standard"},
-                   {"model_source": source})
-    supersede_md_runs("md-superseded", uri, "runs:/old/model.pt")
+    cells = [("standard", 0, 0.5), ("standard", 0, 0.5), ("standard", 0, 2.0),
+             ("standard", 1, 0.5), ("asteroid", 0, 0.5)]
+    for label, training_seed, step_fs in cells:
+        row = {"step_fs": step_fs, "seed": 0, "ensemble": "langevin", "stable": 1.0}
+        log_md_run(row, "md-superseded", uri,
+                   {"method": label, "label": label, "training_seed": str(training_seed)},
+                   {"model_source": "runs:/old/model.pt"})
+    supersede_md_runs("md-superseded", uri, "standard", 0, 0.5)
 
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("md-superseded")
     runs = client.search_runs([experiment.experiment_id])
-    assert sorted(run.data.tags.get("superseded", "") for run in runs) == ["", "true"]
+    superseded = sorted((run.data.tags["label"], run.data.tags["training_seed"],
+                         run.data.tags["step_size_fs"]) for run in runs
+                        if run.data.tags.get("superseded") == "true")
+    assert superseded == [("standard", "0", "0.5")] * 2
     store = Store(uri, client, {experiment.experiment_id: "md-superseded"})
     kept = typed_md(_records(store, runs, MD_TAGS, MD_METRICS))
-    assert len(kept) == 1
+    assert len(kept) == 3
