@@ -112,15 +112,17 @@ def finished_cell(spec: MDSweepSpec, arm: ArmSpec, training_seed: int, step_fs: 
 
     A cell that runs supersedes the MLflow runs it already has (of a replaced model, of other
     MD settings, of a run killed before its rows were stored, or whose stored rows are not on
-    this machine), so that no report counts a trajectory twice.
+    this machine), and a reused one those of other models, so that no report counts a
+    trajectory twice.
     """
     path = (spec.runs_path / "md" / f"{arm.name}-seed{training_seed}"
             / f"step_{step_fs:g}fs.json")
     stored = stored_rows(spec, path, loaded)
+    if spec.tracking.enabled:
+        supersede_md_runs(spec.name, spec.tracking.uri, arm.name, training_seed, step_fs,
+                          keep_source=None if stored is None else loaded.source)
     if stored is not None:
         return stored, None
-    if spec.tracking.enabled:
-        supersede_md_runs(spec.name, spec.tracking.uri, arm.name, training_seed, step_fs)
     started = time.monotonic()
     rows = run_cell(spec, path, step_fs, loaded, reference, identity)
     return rows, time.monotonic() - started

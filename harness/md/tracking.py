@@ -15,6 +15,7 @@ from typing import Any
 from harness.mlflow_record import (
     MD_METRIC_COLUMNS,
     MD_PARAM_COLUMNS,
+    Params,
     Role,
     Tags,
     flag_from_tag,
@@ -52,9 +53,11 @@ def log_md_run(row: dict[str, Any], experiment: str, tracking_uri: str | None,
 
 
 def supersede_md_runs(experiment: str, tracking_uri: str | None, label: str,
-                      training_seed: int, step_fs: float) -> None:
+                      training_seed: int, step_fs: float, keep_source: str | None = None
+                      ) -> None:
     """Tag ``superseded=true`` on the MD runs of one cell (arm ``label``, training seed, step
-    size), which is about to run again."""
+    size): all of them when it is about to run again, else those of models other than
+    ``keep_source``."""
     from mlflow.tracking import MlflowClient
 
     from harness.train.tracking import resolve_tracking_uri
@@ -66,5 +69,6 @@ def supersede_md_runs(experiment: str, tracking_uri: str | None, label: str,
     cell = run_filter(Role.MD, {Tags.LABEL: label, Tags.TRAINING_SEED: str(training_seed)})
     for run in client.search_runs([found.experiment_id], cell, max_results=10000):
         if (float(run.data.tags.get(Tags.STEP_SIZE_FS, "nan")) == step_fs
+                and run.data.params.get(Params.MODEL_SOURCE) != keep_source
                 and not flag_from_tag(run.data.tags.get(Tags.SUPERSEDED))):
             client.set_tag(run.info.run_id, Tags.SUPERSEDED, flag_tag(True))

@@ -170,10 +170,13 @@ def test_superseding_a_cell_marks_its_runs_and_no_other(tmp_path: Path) -> None:
         log_md_run(row, "md-superseded", uri,
                    {"method": label, "label": label, "training_seed": str(training_seed)},
                    {"model_source": "runs:/old/model.pt"})
-    supersede_md_runs("md-superseded", uri, "standard", 0, 0.5)
-
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("md-superseded")
+    supersede_md_runs("md-superseded", uri, "standard", 0, 0.5, keep_source="runs:/old/model.pt")
+    assert not [run for run in client.search_runs([experiment.experiment_id])
+                if run.data.tags.get("superseded")]  # reused rows keep their model's runs
+    supersede_md_runs("md-superseded", uri, "standard", 0, 0.5)
+
     runs = client.search_runs([experiment.experiment_id])
     superseded = sorted((run.data.tags["label"], run.data.tags["training_seed"],
                          run.data.tags["step_size_fs"]) for run in runs
