@@ -44,10 +44,12 @@ from harness.sweeps.study import (
     key_states,
     open_storage,
     open_study,
+    release_stale,
     respecified_keys,
     settled,
     stale_keys,
     study_name,
+    withdraw_respecified,
 )
 from harness.sweeps.worker import STORAGE_ENV, TRACKING_ENV
 from harness.train.tracking import PROJECT_ROOT
@@ -236,6 +238,8 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     preflight(plan, spec_path, storage_url, tracking_uri)
     storage = open_storage(storage_url, spec.scheduling)
     study = open_study(storage, study_name(spec))
+    release_stale(study)  # a killed sweep's trials, so that a changed spec can replace them
+    withdraw_respecified(study, storage, plan)
     respecified = respecified_keys(study, plan)
     stale = [key for key in stale_keys(study, plan, lambda trial: trial_versions(trial.config))
              if key not in respecified]

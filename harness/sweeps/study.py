@@ -43,6 +43,7 @@ from harness.versions import Versions
 
 LIVE_STATES = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
 FAILURE_REASON = "failure_reason"
+WITHDRAWN = "withdrawn: the spec changed before it ran"
 GENERATION = "generation"
 
 
@@ -123,7 +124,7 @@ def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
 
     Idempotent: run it again and nothing more is queued. A key queued earlier with another
     training config is an error unless it is settled and in ``rerun`` (see
-    ``respecified_keys``): a waiting or running attempt would still train the old config.
+    ``withdraw_respecified`` and ``respecified_keys``): a running attempt trains the old one.
     """
     existing = trials_by_key(study)
     enqueued = 0
@@ -133,10 +134,10 @@ def enqueue_missing(study: optuna.Study, plan: Plan, source: str,
         if not rerunning and any(attempt.user_attrs.get("digest") != trial.digest
                                  for attempt in attempts):
             raise ConfigError(source, "<spec>",
-                              f"trial {trial.key} is waiting or running in study "
-                              f"'{study.study_name}' with another training config (the spec "
-                              "changed since it was queued); let that run finish, or rename "
-                              "the sweep")
+                              f"trial {trial.key} is running in study '{study.study_name}' "
+                              "with another training config (the spec changed since it was "
+                              "queued); let it finish (a killed worker's trial is released "
+                              "after the heartbeat grace period) and run again")
         generation = max(map(generation_of, attempts), default=0)
         if rerunning:
             generation += 1
@@ -151,6 +152,22 @@ def _deciding_attempt(attempts: list[FrozenTrial]) -> FrozenTrial:
     """The attempt whose outcome stands: the complete one, else the last that ran."""
     ran = [attempt for attempt in attempts if Versions.recorded(attempt.user_attrs)]
     return completed(attempts) or (ran or attempts)[-1]
+
+
+def withdraw_respecified(study: optuna.Study, storage: RDBStorage, plan: Plan) -> int:
+    """Fail the waiting attempts queued with another training config than the plan's (the
+    spec changed before they ran: a killed sweep, then an edit or an upgrade), so that
+    ``respecified_keys`` reruns them with this one; returns how many."""
+    states = key_states(study, plan)
+    withdrawn = 0
+    for trial in plan.trials:
+        for attempt in states[trial.key]:
+            if (attempt.state == TrialState.WAITING
+                    and attempt.user_attrs.get("digest") != trial.digest):
+                storage.set_trial_user_attr(attempt._trial_id, FAILURE_REASON, WITHDRAWN)
+                storage.set_trial_state_values(attempt._trial_id, TrialState.FAIL)
+                withdrawn += 1
+    return withdrawn
 
 
 def respecified_keys(study: optuna.Study, plan: Plan) -> list[str]:

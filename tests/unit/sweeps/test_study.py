@@ -25,6 +25,7 @@ from harness.sweeps.study import (
     tell,
     trial_attributes,
     trials_by_key,
+    withdraw_respecified,
 )
 from harness.versions import Versions
 
@@ -92,13 +93,24 @@ def test_telling_a_trial_finished_meanwhile_returns_false(queue) -> None:
     assert study.trials[0].value == 1.5
 
 
-def test_a_changed_spec_is_refused_while_the_old_config_waits(queue) -> None:
-    plan, _, study = queue
+def test_a_changed_spec_withdraws_waiting_trials_and_refuses_running_ones(queue) -> None:
+    plan, storage, study = queue
     enqueue_missing(study, plan, "tiny.yaml")
+    running = claim_next(study, storage)
     changed = tiny_plan(train={"loss": {"rho": 0.5}})
-    assert respecified_keys(study, changed) == []  # waiting: it would still train the old one
-    with pytest.raises(ConfigError, match="waiting or running .* another training config"):
-        enqueue_missing(study, changed, "tiny.yaml", rerun=[t.key for t in changed.trials])
+    assert respecified_keys(study, changed) == []  # nothing settled yet
+    assert withdraw_respecified(study, storage, changed) == len(plan.trials) - 1
+    respecified = respecified_keys(study, changed)
+    assert running.user_attrs["trial_key"] not in respecified
+    assert len(respecified) == len(plan.trials) - 1
+    with pytest.raises(ConfigError, match="is running .* another training config"):
+        enqueue_missing(study, changed, "tiny.yaml", rerun=respecified)
+    tell(study, storage, running, 1.0)  # the old config's run finishes: now it reruns too
+    respecified = respecified_keys(study, changed)
+    assert enqueue_missing(study, changed, "tiny.yaml", rerun=respecified) == len(plan.trials)
+    assert all(attempts[0].state == TrialState.WAITING
+               and attempts[0].user_attrs["digest"] == trial.digest
+               for trial in changed.trials for attempts in [trials_by_key(study)[trial.key]])
 
 
 def test_results_of_a_changed_spec_are_rerun_as_a_new_generation_never_mixed(queue) -> None:
