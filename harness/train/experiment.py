@@ -47,6 +47,7 @@ from harness.train.config import (
     ACCURATE_ONLY_METHODS,
     ANI_METHODS,
     BIAS_AWARE_METHODS,
+    DISPLAY_SETTINGS,
     METHODS_WITH_INACCURATE_LABELS,
     LevelSource,
     TrainConfig,
@@ -290,18 +291,23 @@ def write_bias_table(table: dict[str, np.ndarray], folder: Path) -> list[Path]:
 
 
 def claim_output_folder(config: TrainConfig, output: Path, config_source: str) -> None:
-    """Write the config snapshot, or check that a resumed run has the same config."""
+    """Write the config snapshot, or check that a resumed run has the same config (display
+    settings aside: resuming with progress switched off is the same run)."""
     snapshot = output / "config.yaml"
     content = config.model_dump(mode="json")
     if snapshot.exists():
         previous = yaml.safe_load(snapshot.read_text())
-        if previous != content:
+        if _trained(previous) != _trained(content):
             raise ConfigError(config_source, "output_dir",
                               f"'{output}' holds a run of a different config: choose another "
                               "output_dir or delete that folder")
         return
     output.mkdir(parents=True, exist_ok=True)
     snapshot.write_text(yaml.safe_dump(content, sort_keys=False))
+
+
+def _trained(content: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in content.items() if key not in DISPLAY_SETTINGS}
 
 
 def run_tags(config: TrainConfig, splits: Splits) -> dict[str, str]:

@@ -180,3 +180,14 @@ def test_fine_tuning_learning_rate_factors_are_distinct_and_positive(factors: li
         parse_config(tiny_config("no_bat", fine_tune={"learning_rate_factors": factors}),
                      "x.yaml")
     assert caught.value.key_path.startswith("fine_tune.learning_rate_factors")
+
+
+def test_a_resumed_run_may_switch_progress_but_not_what_it_trains(tmp_path: Path) -> None:
+    from harness.train.experiment import claim_output_folder
+
+    shown = parse_config(tiny_config(), "x.yaml")
+    claim_output_folder(shown, tmp_path, "x.yaml")
+    claim_output_folder(shown.model_copy(update={"progress": False}), tmp_path, "x.yaml")
+    other = parse_config(tiny_config(seed=7), "x.yaml")
+    with pytest.raises(ConfigError, match="a different config"):
+        claim_output_folder(other, tmp_path, "x.yaml")
