@@ -177,6 +177,16 @@ def _sweep_run(args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def _sweep_status(args: argparse.Namespace) -> None:
+    from harness.sweeps.status import sweep_status
+    from harness.sweeps.worker import STORAGE_ENV
+
+    storage = args.storage or os.environ.get(STORAGE_ENV) or None
+    print("\n".join(sweep_status(args.spec, args.profile, storage,
+                                 Path(args.state_dir) if args.state_dir else None,
+                                 args.overrides)))
+
+
 def _md_run(args: argparse.Namespace) -> None:
     from harness.md.observables import HistogramSettings
     from harness.md.results import json_safe
@@ -490,6 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_run.add_argument("--summary", help="also write the summary as JSON to this file")
     _add_set_option(sweep_run, "seeds=[0]")
     sweep_run.set_defaults(run=_sweep_run)
+    status = sweep.add_parser(
+        "status", help="each trial's state and result, read from the study (changes nothing)")
+    status.add_argument("spec", help="sweep spec, e.g. sweeps/default.yaml")
+    status.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    status.add_argument("--storage", help="Optuna storage URL (default: as harness sweep run)")
+    status.add_argument("--state-dir", help="root of the sweeps' state folders "
+                        "(default: runs/sweeps)")
+    _add_set_option(status, "seeds=[0]")
+    status.set_defaults(run=_sweep_status)
     _add_md_commands(commands)
 
     export = commands.add_parser("export", help="a trained model as one TorchScript file that "

@@ -1,0 +1,95 @@
+"""``harness sweep status``: where a sweep stands, read from its study without changing it.
+
+One line per planned trial (done with its result, failed with its reason, running for how
+long and where, waiting, or not queued yet) and which settled trials ``harness sweep run``
+would run again because their code, data or training config changed. Nothing is queued,
+released or created: a sweep that was never set up is an error, not an empty study.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from harness.errors import ConfigError
+from harness.redaction import redact
+from harness.sweeps.databases import sqlite_path
+from harness.sweeps.plan import Plan, make_plan
+from harness.sweeps.preflight import check_storage
+from harness.sweeps.progress import describe_trial, duration_text, outcome_text
+from harness.sweeps.runner import state_dir_of
+from harness.sweeps.spec import load_spec
+from harness.sweeps.study import (
+    default_storage,
+    key_states,
+    respecified_keys,
+    settled,
+    stale_keys,
+    study_name,
+)
+from harness.versions import trial_versions
+
+
+def attempt_text(attempts: list[FrozenTrial], now: dt.datetime) -> str:
+    """What the trial's newest generation is doing, or how it ended."""
+    if not attempts:
+        return "not queued (harness sweep run queues it)"
+    if settled(attempts):
+        return outcome_text(attempts)
+    running = [attempt for attempt in attempts if attempt.state == TrialState.RUNNING]
+    if not running:
+        return "waiting"
+    attempt = running[-1]
+    since = attempt.datetime_start
+    elapsed = "" if since is None else f" for {duration_text((now - since).total_seconds())}"
+    worker = attempt.user_attrs.get("worker")
+    return f"running{elapsed}" + ("" if worker is None else f" ({worker})")
+
+
+def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None) -> list[str]:
+    """The count line, then one line per trial in plan order."""
+    states = key_states(study, plan)
+    now = now or dt.datetime.now()
+    respecified = set(respecified_keys(study, plan))
+    stale = set(stale_keys(study, plan, lambda trial: trial_versions(trial.config)))
+    counts = {"complete": 0, "failed": 0, "running": 0, "waiting": 0, "not queued": 0}
+    lines = []
+    for trial in plan.trials:
+        attempts = states[trial.key]
+        text = attempt_text(attempts, now)
+        kind = ("not queued" if not attempts else "failed" if text.startswith("FAILED")
+                else "complete" if settled(attempts) else text.split(" ")[0])
+        counts[kind] += 1
+        if trial.key in respecified:
+            text += "; reruns: its training config changed"
+        elif trial.key in stale:
+            text += "; reruns: its code or data changed (unless --keep-stale-results)"
+        lines.append(f"{describe_trial(trial)}: {text}")
+    summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    return [f"sweep {plan.spec.name} (profile {plan.spec.profile}): {len(plan.trials)} trials: "
+            f"{summary}", *lines]
+
+
+def sweep_status(spec_path: str, profile: str, storage_url: str | None,
+                 state_root: Path | None, overrides: list[str] | None = None) -> list[str]:
+    """Status lines of the sweep ``spec_path`` under ``profile`` (its study must exist)."""
+    spec = load_spec(spec_path, profile, overrides or [])
+    plan = make_plan(spec, spec_path)
+    url = storage_url or default_storage(state_dir_of(spec, state_root))
+    database = sqlite_path(url)
+    missing = ConfigError(spec_path, "name", f"no study '{study_name(spec)}' in {redact(url)}: "
+                          "`harness sweep run` sets the sweep up")
+    if database is not None and not database.is_file():
+        raise missing
+    check_storage(url)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name(spec),
+                                  storage=RDBStorage(url, skip_table_creation=True))
+    except KeyError:
+        raise missing from None
+    return status_lines(plan, study)

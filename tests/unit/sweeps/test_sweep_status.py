@@ -1,0 +1,61 @@
+"""``harness sweep status``: each trial's state from the study, nothing changed or created."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from spec_toy import tiny_spec, write_spec
+
+from harness.errors import ConfigError
+from harness.sweeps.plan import make_plan
+from harness.sweeps.spec import parse_spec
+from harness.sweeps.status import status_lines, sweep_status
+from harness.sweeps.study import (
+    claim_next,
+    default_storage,
+    enqueue_missing,
+    open_storage,
+    open_study,
+    set_attributes,
+    tell,
+)
+from harness.versions import trial_versions
+
+
+def test_each_trial_shows_its_state_result_and_whether_it_reruns(tmp_path: Path) -> None:
+    plan = make_plan(parse_spec(tiny_spec(), "tiny.yaml"), "tiny.yaml")
+    storage = open_storage(default_storage(tmp_path), plan.spec.scheduling)
+    study = open_study(storage, "tiny:default")
+    enqueue_missing(study, plan, "tiny.yaml")
+    done = claim_next(study, storage)
+    set_attributes(storage, done, {"test": {"force_mae": 1.234}, "trial_seconds": 61.0,
+                                   **trial_versions(done.user_attrs["config"]).as_tags()})
+    tell(study, storage, done, 2.0)
+    failed = claim_next(study, storage)
+    tell(study, storage, failed, None, "RuntimeError: boom")
+    running = claim_next(study, storage)
+    set_attributes(storage, running, {"worker": "node:42"})
+    later = running.datetime_start + dt.timedelta(minutes=30)
+
+    lines = status_lines(plan, study, now=later)
+    assert lines[0] == ("sweep tiny (profile default): 4 trials: 1 complete, 1 failed, "
+                        "1 running, 1 waiting")
+    assert lines[1] == "standard, budget 6, seed 0: test force MAE 1.234 kcal/mol/Å, 61 s"
+    assert lines[2].endswith("FAILED: RuntimeError: boom; reruns: its code or data changed "
+                             "(unless --keep-stale-results)")  # it recorded no versions
+    assert lines[3].endswith(": running for 30 min (node:42)")
+    assert lines[4].endswith(": waiting")
+    changed = make_plan(parse_spec(tiny_spec(train={"loss": {"rho": 0.5}}), "tiny.yaml"),
+                        "tiny.yaml")
+    assert status_lines(changed, study, now=later)[1].endswith(
+        "; reruns: its training config changed")
+
+
+def test_a_sweep_never_set_up_is_a_one_line_error_and_nothing_is_created(tmp_path: Path
+                                                                         ) -> None:
+    spec = write_spec(tmp_path, tiny_spec())
+    with pytest.raises(ConfigError, match="no study 'tiny:default' .* `harness sweep run`"):
+        sweep_status(str(spec), "default", None, tmp_path / "state")
+    assert not (tmp_path / "state").exists()
