@@ -47,15 +47,30 @@ def kill_whole_sweep(sweep) -> None:
     sweep.wait()
 
 
+def freeze_once_mid_trial(sweep, storage: str, timeout: float = 180) -> None:
+    """Stop the whole sweep (SIGSTOP) at a moment when one trial is done and another running.
+
+    Checking first and killing after is a race on a loaded host: a worker may be between two
+    trials, or still importing, at the moment of the kill. A stopped sweep cannot change state
+    between the check and the kill.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert sweep.poll() is None, "the sweep ended before it could be killed"
+        os.killpg(sweep.pid, signal.SIGSTOP)
+        if count_trials(storage, "COMPLETE") >= 1 and count_trials(storage, "RUNNING") >= 1:
+            return
+        os.killpg(sweep.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError(f"no moment with a finished and a running trial in {timeout:.0f} s")
+
+
 def test_sweep_killed_mid_trial_resumes_each_trial_exactly_once(tmp_path: Path) -> None:
     spec = write_tiny_spec(tmp_path, name="resume")
     command = sweep_command(spec, tmp_path, workers=2)
     storage = study_storage(tmp_path, "resume")
     sweep = start_sweep(command)
-    deadline = time.monotonic() + 180
-    while count_trials(storage, "COMPLETE") < 1 and time.monotonic() < deadline:
-        assert sweep.poll() is None, "the sweep ended before it could be killed"
-        time.sleep(0.05)
+    freeze_once_mid_trial(sweep, storage)
     kill_whole_sweep(sweep)
     assert count_trials(storage, "COMPLETE") < len(TINY_KEYS), "killed too late"
     assert count_trials(storage, "RUNNING") >= 1
