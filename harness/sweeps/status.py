@@ -24,6 +24,7 @@ from harness.sweeps.progress import describe_trial, duration_text, outcome_text
 from harness.sweeps.runner import state_dir_of
 from harness.sweeps.spec import load_spec
 from harness.sweeps.study import (
+    completed,
     default_storage,
     key_states,
     respecified_keys,
@@ -34,16 +35,25 @@ from harness.sweeps.study import (
 from harness.versions import trial_versions
 
 
-def attempt_text(attempts: list[FrozenTrial], now: dt.datetime) -> str:
-    """What the trial's newest generation is doing, or how it ended."""
+def trial_state(attempts: list[FrozenTrial]) -> str:
+    """complete, failed, running, waiting or not queued: the newest generation's state."""
     if not attempts:
-        return "not queued (harness sweep run queues it)"
+        return "not queued"
     if settled(attempts):
+        return "failed" if completed(attempts) is None else "complete"
+    running = any(attempt.state == TrialState.RUNNING for attempt in attempts)
+    return "running" if running else "waiting"
+
+
+def attempt_text(attempts: list[FrozenTrial], state: str, now: dt.datetime) -> str:
+    """What the trial in ``state`` is doing, or how it ended."""
+    if state == "not queued":
+        return "not queued (harness sweep run queues it)"
+    if state in ("complete", "failed"):
         return outcome_text(attempts)
-    running = [attempt for attempt in attempts if attempt.state == TrialState.RUNNING]
-    if not running:
+    if state == "waiting":
         return "waiting"
-    attempt = running[-1]
+    attempt = [attempt for attempt in attempts if attempt.state == TrialState.RUNNING][-1]
     since = attempt.datetime_start
     elapsed = "" if since is None else f" for {duration_text((now - since).total_seconds())}"
     worker = attempt.user_attrs.get("worker")
@@ -56,20 +66,19 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
     now = now or dt.datetime.now()
     respecified = set(respecified_keys(study, plan))
     stale = set(stale_keys(study, plan, lambda trial: trial_versions(trial.config)))
-    counts = {"complete": 0, "failed": 0, "running": 0, "waiting": 0, "not queued": 0}
+    counts = dict.fromkeys(("complete", "failed", "running", "waiting", "not queued"), 0)
     lines = []
     for trial in plan.trials:
         attempts = states[trial.key]
-        text = attempt_text(attempts, now)
-        kind = ("not queued" if not attempts else "failed" if text.startswith("FAILED")
-                else "complete" if settled(attempts) else text.split(" ")[0])
-        counts[kind] += 1
+        state = trial_state(attempts)
+        counts[state] += 1
+        text = attempt_text(attempts, state, now)
         if trial.key in respecified:
             text += "; reruns: its training config changed"
         elif trial.key in stale:
             text += "; reruns: its code or data changed (unless --keep-stale-results)"
         lines.append(f"{describe_trial(trial)}: {text}")
-    summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    summary = ", ".join(f"{count} {state}" for state, count in counts.items() if count)
     return [f"sweep {plan.spec.name} (profile {plan.spec.profile}): {len(plan.trials)} trials: "
             f"{summary}", *lines]
 
