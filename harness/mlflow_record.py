@@ -88,6 +88,7 @@ class Metrics:
     ENSEMBLE_SPREAD_MEAN = "ensemble_spread_mean"
     STAGES_STILL_IMPROVING = "training.stages_still_improving"
     FINE_TUNING_WORSE = "training.fine_tuning_worse_than_stage1"  # 1: it was
+    KEPT_STAGE_ONE = "training.kept_stage1"  # 1: so stage 1's model is the trial's model
     BEST_VALIDATION_LOSS = "best_validation_loss"  # per stage, see ``stage_metric``
     N_SELECTED_TRIALS = "n_selected_trials"  # on cells
 

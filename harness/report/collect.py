@@ -54,6 +54,7 @@ TRIAL_METRICS = {**{metric_on_test(name): name
                  Metrics.WALL_SECONDS: "wall_seconds",
                  Metrics.STAGES_STILL_IMPROVING: "stages_still_improving",
                  Metrics.FINE_TUNING_WORSE: "fine_tuning_worse",
+                 Metrics.KEPT_STAGE_ONE: "kept_stage1",
                  bias_diagnostic_metric("spearman_vs_true_bias"): "bias_spearman",
                  bias_diagnostic_metric("worst_decile_found"): "bias_worst_found",
                  bias_diagnostic_metric("ess_fraction_at_chosen_gamma"): "ess_fraction"}

@@ -198,10 +198,14 @@ def undertraining_caveat(trials: pd.DataFrame) -> list[str]:
     tuned = int(worse.notna().sum())
     hurt = int((worse > 0).sum())
     if hurt:
+        kept = int((compared.get("kept_stage1", pd.Series(dtype=float)) > 0).sum())
         lines.append(
             f"Caveat: in {hurt} of {tuned} selected ASTEROID trials fine-tuning ended with a "
             "higher validation loss than the trial's own stage 1 (the model of the accurate "
-            "frames alone): there the pre-training on inaccurate labels hurt.")
+            "frames alone): there the pre-training on inaccurate labels hurt. "
+            + (f"{kept} of them kept their stage-1 model (asteroid.keep_stage_one_when_better),"
+               " so their numbers are of a model trained on the accurate frames alone."
+               if kept else "Their fine-tuned models are the ones reported."))
     return lines
 
 

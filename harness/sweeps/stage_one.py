@@ -33,7 +33,7 @@ from harness.versions import trial_versions
 
 # The asteroid settings applied to the stage-1 models' forces, never to their training.
 AFTER_STAGE_ONE = ("gammas", "gamma_scale", "bias_reduction", "spread_discount",
-                   "weight_resolution")
+                   "weight_resolution", "keep_stage_one_when_better")
 
 
 def stage_one_checkpoints(config: dict[str, Any], trial_folder: Path) -> dict[str, Path]:

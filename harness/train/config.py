@@ -223,6 +223,8 @@ class AsteroidSettings(Strict):
     ``median``, gamma in units of B's median over the inaccurate training frames;
     ``effective_sample_size``, each gamma in (0, 1] is the share of the effective sample size
     the weights keep (1: uniform), and the gamma that does so is solved for on B.
+    ``keep_stage_one_when_better``: ASTEROID keeps the better of its fine-tuned model and
+    stage 1's, on validation frames (see the field).
     ``weight_resolution``: ``frame`` (the paper: w_j = exp(-B_j / gamma) on a frame's whole
     loss) or ``atom``, for biases that are local: each atom's bias b_i (the estimator's gap
     averaged over its components) gives w_i = exp(-b_i / gamma) on its force term and the frame's
@@ -238,6 +240,11 @@ class AsteroidSettings(Strict):
         1.0, ge=0, description="the ensemble estimator's discount of its members' std; 0: none")
     bias_reduction: Literal["mean", "sum"] = "mean"
     weight_resolution: Literal["frame", "atom"] = "frame"
+    keep_stage_one_when_better: bool = Field(
+        True, description="when fine-tuning ends with a higher validation loss than stage 1's "
+        "model of the accurate frames alone, keep that model (the gamma -> 0 limit, where "
+        "every weight exp(-B/gamma) vanishes): pre-training that hurts on validation frames "
+        "is not used. false: the paper's protocol, always the fine-tuned model")
 
     @model_validator(mode="before")
     @classmethod

@@ -455,7 +455,8 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
                              **outcome_metrics(results)})
         guard = outcome.details.get("fine_tuning")
         if guard is not None:
-            tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"])})
+            tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"]),
+                                 Metrics.KEPT_STAGE_ONE: float(guard["kept_stage1"])})
         tracker.set_tags({Tags.CONVERGED: flag_tag(not results["not_converged_stages"]),
                           Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"])})
         if own_run:
@@ -491,7 +492,9 @@ def convergence_warnings(results: dict[str, Any]) -> list[str]:
              for stage in results["stages"] if stage.get("still_improving_at_cap")]
     guard = results["details"].get("fine_tuning")
     if guard and guard["worse_than_stage1"]:
+        kept = ("; stage 1's model is kept" if guard.get("kept_stage1")
+                else "; the fine-tuned model is kept")
         lines.append(f"{results['name']}: fine-tuning ended worse than its own stage 1 "
                      f"(validation loss {guard['stage3_best_validation_loss']:.4g} against "
-                     f"{guard['stage1_best_validation_loss']:.4g})")
+                     f"{guard['stage1_best_validation_loss']:.4g}){kept}")
     return lines

@@ -13,7 +13,9 @@ not depend on the order in which the candidates ran.
 ``choose_gamma`` is the one place this happens: ``harness train`` with a gamma grid chooses
 among the gammas of its run (``methods.asteroid``), a sweep among the trials of one cell and
 seed, each trained with one gamma (``harness.sweeps.finalize``). Stages are seeded by name, so
-both see the same losses and choose the same gamma.
+both see the same losses and choose the same gamma. Keeping stage 1's model when the chosen
+fine-tuning is worse on validation (``asteroid.keep_stage_one_when_better``) comes after the
+choice and compares with the one stage 1 all gammas share, so it too is the same in both.
 """
 
 from __future__ import annotations

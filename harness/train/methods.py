@@ -159,7 +159,11 @@ class MethodOutcome:
     ``test_graphs``, in their order; ``model_files`` are its saved model, to log as artifacts.
     ``model_name``: what was trained when it is not the configured backbone. ``kept_stage``:
     the stage whose weights ``model`` holds (of several gammas or fine-tuning rates, the one
-    chosen on validation); None: the last.
+    chosen on validation); None: the last. ASTEROID may then keep stage 1's model instead
+    (``details["fine_tuning"]["kept_stage1"]``); ``kept_stage`` still names the chosen
+    fine-tuning, whose loss gamma selection compares: a sweep's trials, one per gamma, then
+    choose the gamma a grid in one run does, and the chosen trial keeps stage 1 exactly when
+    the grid's run does.
     """
 
     model: ForceField | None
@@ -336,12 +340,15 @@ class BiasEstimate:
     one array per molecule of the pool (``Splits.inaccurate_pool``), and what the estimator
     records about itself. ``accurate_model``: the stage-1 model of the accurate level that
     fine-tuning must beat (None for a correction model, whose validation loss is on label
-    differences, and a multi-molecule theta_0, validated on every molecule's frames)."""
+    differences, and a multi-molecule theta_0, validated on every molecule's frames);
+    ``accurate_network``: that model itself, which ASTEROID keeps when fine-tuning ends worse
+    (``asteroid.keep_stage_one_when_better``)."""
 
     stages: list[StageResult]
     gaps: list[np.ndarray]
     details: dict[str, Any] = field(default_factory=dict)
     accurate_model: StageResult | None = None
+    accurate_network: ForceField | None = None
 
 
 def stage_one_names(settings: AsteroidSettings) -> list[str]:
@@ -364,8 +371,9 @@ def stage_one_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
                                      splits.validation_pool)
     gaps = [np.abs(predicted_forces(context, model, frames) - frames.forces)
             for frames in splits.inaccurate_pool]
-    return BiasEstimate([result], gaps, accurate_model=None if splits.other_molecules
-                        else result)
+    if splits.other_molecules:
+        return BiasEstimate([result], gaps)
+    return BiasEstimate([result], gaps, accurate_model=result, accurate_network=model)
 
 
 def correction_model_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
@@ -390,10 +398,12 @@ def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     settings = context.config.asteroid
     inaccurate = splits.inaccurate_train
     stages: list[StageResult] = []
+    members: dict[str, ForceField] = {}
     member_forces: list[np.ndarray] = []
     for name in stage_one_names(settings):
         model, result = supervised_stage(context, name, splits.accurate_train, splits.validation)
         stages.append(result)
+        members[name] = model
         member_forces.append(predicted_forces(context, model, inaccurate))
     forces = np.stack(member_forces)
     gap = ensemble_gap(forces, inaccurate.forces, settings.spread_discount)
@@ -401,7 +411,9 @@ def ensemble_bias(context: MethodContext, splits: Splits) -> BiasEstimate:
     details = {"ensemble_member_validation_losses": {stage.name: stage.best_validation_loss
                                                      for stage in stages},
                "ensemble_spread_mean": float(spread.mean())}
-    return BiasEstimate(stages, [gap], details, accurate_model=best_on_validation(stages))
+    best = best_on_validation(stages)
+    return BiasEstimate(stages, [gap], details, accurate_model=best,
+                        accurate_network=members[best.name])
 
 
 def predicted_forces(context: MethodContext, model: ForceField, frames: FrameSet
@@ -514,8 +526,11 @@ def asteroid(context: MethodContext, splits: Splits, bias_aware: bool = True,
                                                          true_bias, choice.chosen_gamma),
                        **estimate.details)
         if with_fine_tuning and estimate.accurate_model is not None:
-            details["fine_tuning"] = fine_tuning_guard(estimate.accurate_model,
-                                                       chosen.validation_loss)
+            guard = fine_tuning_guard(estimate.accurate_model, chosen.validation_loss,
+                                      config.asteroid.keep_stage_one_when_better)
+            details["fine_tuning"] = guard
+            if guard["kept_stage1"]:
+                model = estimate.accurate_network
     if splits.other_molecules:
         details["pretraining_molecules"] = [frames.molecule for frames in splits.inaccurate_pool]
         details["n_inaccurate_train_pretraining"] = sum(map(len, splits.inaccurate_pool))
@@ -533,13 +548,18 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float) -> dict[str, Any]:
+def fine_tuning_guard(stage_one: StageResult, fine_tuned_loss: float,
+                      keep_stage_one_when_better: bool = False) -> dict[str, Any]:
     """Stage 1 and the chosen stage 3 side by side on the same validation loss: a fine-tuned
-    model worse than the model of the accurate frames alone means the pre-training hurt."""
+    model worse than the model of the accurate frames alone means the pre-training hurt, and
+    then, when asked, stage 1's model is the one kept (``kept_stage1``). A fine-tuning that
+    diverged (a loss that is not finite) is left to fail as such, never hidden."""
+    worse = fine_tuned_loss > stage_one.best_validation_loss
     return {"stage1_name": stage_one.name,
             "stage1_best_validation_loss": stage_one.best_validation_loss,
             "stage3_best_validation_loss": fine_tuned_loss,
-            "worse_than_stage1": fine_tuned_loss > stage_one.best_validation_loss}
+            "worse_than_stage1": worse,
+            "kept_stage1": worse and keep_stage_one_when_better}
 
 
 def score_matching(context: MethodContext, splits: Splits) -> MethodOutcome:

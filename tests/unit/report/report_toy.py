@@ -30,7 +30,8 @@ METRICS = {"force_mae": "test.force_mae", "force_rmse": "test.force_rmse",
            "energy_mae": "test.energy_mae", "validation_loss": "validation_loss",
            "wall_seconds": "wall_seconds",
            "stages_still_improving": "training.stages_still_improving",
-           "fine_tuning_worse": "training.fine_tuning_worse_than_stage1"}
+           "fine_tuning_worse": "training.fine_tuning_worse_than_stage1",
+           "kept_stage1": "training.kept_stage1"}
 
 
 def trial(method: str, budget: float, seed: int, force_mae: float, *, level: str = "xtb",

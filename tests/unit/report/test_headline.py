@@ -158,6 +158,9 @@ def test_fine_tuning_worse_than_stage_one_gets_a_caveat() -> None:
     runs[-1]["metrics"]["fine_tuning_worse"] = 1.0
     lines = _headline(runs)
     assert lines[-1].startswith("Caveat: in 1 of 2 selected ASTEROID trials fine-tuning ended")
+    assert lines[-1].endswith("Their fine-tuned models are the ones reported.")
+    runs[-1]["metrics"]["kept_stage1"] = 1.0
+    assert "1 of them kept their stage-1 model" in _headline(runs)[-1]
 
 
 def test_fine_tuned_ani_is_a_standalone_baseline_named_as_such() -> None:

@@ -41,12 +41,13 @@ def test_the_gamma_of_lowest_validation_loss_among_real_trials_is_chosen(tmp_pat
                                                                          ) -> None:
     """A sweep trains one trial per gamma and chooses among them; ``harness train`` with the
     same gammas as a grid must see the same losses and keep the same model."""
-    trials, models = [], {}
+    trials, models, kept_stage_one = [], {}, {}
     for gamma in (0.5, 2.0):
         outcome = run_method(context(tmp_path / f"g{gamma:g}", "asteroid",
                                      asteroid={"gammas": [gamma]}), toy_splits())
         trials.append(GammaCandidate(f"g{gamma:g}", gamma, outcome.validation_loss))
         models[gamma] = outcome.model
+        kept_stage_one[gamma] = outcome.details["fine_tuning"]["kept_stage1"]
     losses = [trial.validation_loss for trial in trials]
     assert len(set(losses)) == 2  # the trials differ, so the choice is not vacuous
     choice = choose_gamma(trials)
@@ -57,6 +58,8 @@ def test_the_gamma_of_lowest_validation_loss_among_real_trials_is_chosen(tmp_pat
     assert grid.details["chosen_gamma"] == choice.chosen_gamma
     assert grid.details["validation_loss_by_gamma"] == {
         f"{trial.gamma:g}": trial.validation_loss for trial in trials}
+    # keeping stage 1's model, when the chosen fine-tuning is worse, is decided alike
+    assert grid.details["fine_tuning"]["kept_stage1"] == kept_stage_one[choice.chosen_gamma]
     chosen_model = models[choice.chosen_gamma].state_dict()
     assert all(torch.equal(value, chosen_model[key])
                for key, value in grid.model.state_dict().items())

@@ -108,6 +108,55 @@ def test_asteroid_records_stage_one_beside_the_chosen_fine_tuning(tmp_path: Path
                                           > guard["stage1_best_validation_loss"])
 
 
+def fine_tuning_reported(monkeypatch: pytest.MonkeyPatch, worse: bool
+                         ) -> list[methods.BiasEstimate]:
+    """Every stage-3 run reports a validation loss far above stage 1's (``worse``) or of 0;
+    returns the bias estimates ASTEROID gets, to compare its model with stage 1's."""
+    original_stage, original_bias = methods.run_stage, methods.stage_one_bias
+    estimates: list[methods.BiasEstimate] = []
+
+    def reported(context, name, *args, **options):
+        result = original_stage(context, name, *args, **options)
+        if name.startswith("stage3"):
+            loss = result.best_validation_loss + 1e6 if worse else 0.0
+            return dataclasses.replace(result, best_validation_loss=loss)
+        return result
+
+    def kept(context, splits):
+        estimates.append(original_bias(context, splits))
+        return estimates[-1]
+
+    monkeypatch.setattr(methods, "run_stage", reported)
+    monkeypatch.setattr(methods, "stage_one_bias", kept)
+    return estimates
+
+
+@pytest.mark.parametrize(("worse", "keep"), [(True, True), (True, False), (False, True)])
+def test_stage_one_is_kept_only_when_fine_tuning_is_worse_and_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worse: bool, keep: bool) -> None:
+    """The gamma -> 0 limit (no cheap data) is a candidate that costs no training: when
+    validation says pre-training hurt, the trial's model is stage 1's, and says so."""
+    estimates = fine_tuning_reported(monkeypatch, worse)
+    outcome = run_method(context(tmp_path, "asteroid", asteroid={
+        "gammas": [0.5, 2.0], "keep_stage_one_when_better": keep}), toy_splits())
+    guard = outcome.details["fine_tuning"]
+    stage_one = next(stage for stage in outcome.stages if stage.name == "stage1")
+    kept = worse and keep
+    assert guard["worse_than_stage1"] == worse and guard["kept_stage1"] == kept
+    assert (outcome.model is estimates[0].accurate_network) == kept
+    # gamma selection across a sweep's trials still compares the chosen fine-tuning
+    assert outcome.kept_stage.startswith("stage3_gamma")
+    assert outcome.validation_loss == guard["stage3_best_validation_loss"]
+    assert outcome.validation_loss != stage_one.best_validation_loss
+    assert outcome.details["chosen_gamma"] in (0.5, 2.0)  # the fine-tuned candidates' choice
+    lines = convergence_warnings({"name": "toy", "details": outcome.details, "stages": []})
+    if worse:
+        assert lines[0].endswith("stage 1's model is kept" if keep
+                                 else "the fine-tuned model is kept")
+    else:
+        assert lines == []
+
+
 def test_a_fine_tuning_worse_than_stage_one_and_capped_stages_are_warned_about() -> None:
     results = {"name": "toy", "details": {"fine_tuning": methods.fine_tuning_guard(
         StageResult("stage1", 2.0, 0, 10, "converged"), 3.0)},
