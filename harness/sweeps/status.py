@@ -2,8 +2,10 @@
 
 One line per planned trial (done with its result, failed with its reason, running for how
 long and where, waiting, or not queued yet) and which settled trials ``harness sweep run``
-would run again because their code, data or training config changed. Nothing is queued,
-released or created: a sweep that was never set up is an error, not an empty study.
+would run again because their code, data or training config changed. The plan is the one
+``harness sweep run`` would run: without the ANI-1ccx cells it skips when their weights cannot
+be found, with its line saying so. Nothing is queued, released or created: a sweep that was
+never set up is an error, not an empty study.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from harness.errors import ConfigError
 from harness.redaction import redact
 from harness.sweeps.databases import sqlite_path
 from harness.sweeps.plan import Plan, make_plan
-from harness.sweeps.preflight import check_storage
+from harness.sweeps.preflight import check_storage, without_unavailable_baselines
 from harness.sweeps.progress import describe_trial, duration_text, outcome_text
 from harness.sweeps.runner import state_dir_of
 from harness.sweeps.spec import load_spec
@@ -87,7 +89,7 @@ def sweep_status(spec_path: str, profile: str, storage_url: str | None,
                  state_root: Path | None, overrides: list[str] | None = None) -> list[str]:
     """Status lines of the sweep ``spec_path`` under ``profile`` (its study must exist)."""
     spec = load_spec(spec_path, profile, overrides or [])
-    plan = make_plan(spec, spec_path)
+    plan, skipped = without_unavailable_baselines(make_plan(spec, spec_path), spec_path)
     url = storage_url or default_storage(state_dir_of(spec, state_root))
     database = sqlite_path(url)
     missing = ConfigError(spec_path, "name", f"no study '{study_name(spec)}' in {redact(url)}: "
@@ -101,4 +103,5 @@ def sweep_status(spec_path: str, profile: str, storage_url: str | None,
                                   storage=RDBStorage(url, skip_table_creation=True))
     except KeyError:
         raise missing from None
-    return status_lines(plan, study)
+    lines = status_lines(plan, study)
+    return [lines[0], *skipped, *lines[1:]]

@@ -59,3 +59,19 @@ def test_a_sweep_never_set_up_is_a_one_line_error_and_nothing_is_created(tmp_pat
     with pytest.raises(ConfigError, match="no study 'tiny:default' .* `harness sweep run`"):
         sweep_status(str(spec), "default", None, tmp_path / "state")
     assert not (tmp_path / "state").exists()
+
+
+def test_status_leaves_out_the_ani_cells_a_run_would_skip_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_ANI1CCX_WEIGHTS", raising=False)
+    spec = tiny_spec(methods=["standard", "ani1ccx"],
+                     train={"baselines": {"ani": {"weights_path": str(tmp_path / "nowhere")}}})
+    path = write_spec(tmp_path, spec)
+    plan = make_plan(parse_spec(spec, str(path)), str(path))
+    storage_url = default_storage(tmp_path / "state" / "tiny" / "default")
+    open_study(open_storage(storage_url, plan.spec.scheduling), "tiny:default")
+
+    lines = sweep_status(str(path), "default", storage_url, tmp_path / "state")
+    assert lines[0].startswith("sweep tiny (profile default): 1 trials: 1 not queued")
+    assert lines[1].startswith("skipping the 1 ANI-1ccx cell(s), 1 trial(s), of ")
+    assert len(lines) == 3 and lines[2].startswith("standard, budget 6, seed 0: not queued")
