@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -421,9 +422,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainCo
     return config
 
 
-def resolve_relative_paths(content: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """The config with its relative file paths made absolute against ``folder`` (where the
-    config file lies), so that it runs from any working directory."""
+def map_file_paths(content: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """A copy of the config with ``change`` applied to every file path it names."""
     content = copy.deepcopy(content)
     data = content.get("data")
     others = data.get("pretraining_molecules") if isinstance(data, dict) else None
@@ -436,8 +436,28 @@ def resolve_relative_paths(content: dict[str, Any], folder: Path) -> dict[str, A
             for parent in parent_keys:
                 node = node.get(parent) if isinstance(node, dict) else None
             if isinstance(node, dict) and isinstance(node.get(key), str):
-                node[key] = os.path.normpath(folder.resolve() / Path(node[key]).expanduser())
+                node[key] = change(node[key])
     return content
+
+
+def resolve_relative_paths(content: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The config with its relative file paths made absolute against ``folder`` (where the
+    config file lies), so that it runs from any working directory."""
+    base = folder.resolve()
+    return map_file_paths(content, lambda path: os.path.normpath(base / Path(path).expanduser()))
+
+
+def paths_relative_to(content: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The config, whose relative file paths are relative to the working directory, with
+    those paths rewritten relative to ``folder``: written there as a file, it names the same
+    files for ``load_config`` (absolute paths stay as they are)."""
+    base, here = folder.resolve(), Path.cwd()
+
+    def relative(path: str) -> str:
+        expanded = Path(path).expanduser()
+        return path if expanded.is_absolute() else os.path.relpath(here / expanded, base)
+
+    return map_file_paths(content, relative)
 
 
 def _require_data_paths(config: TrainConfig, source: str) -> None:

@@ -53,6 +53,8 @@ from harness.train.config import (
     TrainConfig,
     load_config,
     parameters_of,
+    paths_relative_to,
+    resolve_relative_paths,
 )
 from harness.train.methods import (
     CHEAP_LABELS_BEYOND_POOL,
@@ -292,18 +294,25 @@ def write_bias_table(table: dict[str, np.ndarray], folder: Path) -> list[Path]:
 
 def claim_output_folder(config: TrainConfig, output: Path, config_source: str) -> None:
     """Write the config snapshot, or check that a resumed run has the same config (display
-    settings aside: resuming with progress switched off is the same run)."""
+    settings aside: resuming with progress switched off is the same run).
+
+    The snapshot names its files relative to ``output`` (relative paths of ``config`` are
+    relative to the working directory, as a sweep's trials are), so that
+    ``harness train OUTPUT/config.yaml`` reruns or resumes the run from any folder. Snapshots
+    written before, with paths relative to the working directory, still match."""
     snapshot = output / "config.yaml"
     content = config.model_dump(mode="json")
     if snapshot.exists():
         previous = yaml.safe_load(snapshot.read_text())
-        if _trained(previous) != _trained(content):
+        here = _trained(resolve_relative_paths(content, Path.cwd()))
+        if here not in (_trained(resolve_relative_paths(previous, output)),
+                        _trained(resolve_relative_paths(previous, Path.cwd()))):
             raise ConfigError(config_source, "output_dir",
                               f"'{output}' holds a run of a different config: choose another "
                               "output_dir or delete that folder")
         return
     output.mkdir(parents=True, exist_ok=True)
-    snapshot.write_text(yaml.safe_dump(content, sort_keys=False))
+    snapshot.write_text(yaml.safe_dump(paths_relative_to(content, output), sort_keys=False))
 
 
 def _trained(content: dict[str, Any]) -> dict[str, Any]:

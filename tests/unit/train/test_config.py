@@ -191,3 +191,37 @@ def test_a_resumed_run_may_switch_progress_but_not_what_it_trains(tmp_path: Path
     other = parse_config(tiny_config(seed=7), "x.yaml")
     with pytest.raises(ConfigError, match="a different config"):
         claim_output_folder(other, tmp_path, "x.yaml")
+
+
+def test_a_runs_config_snapshot_names_the_files_it_trained_on_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's trial config names its data relative to the working directory (the project
+    root): its ``config.yaml`` must still load, from its own folder, with the same files, and
+    a snapshot of the older kind (relative to the working directory) must still match."""
+    from harness.train.experiment import claim_output_folder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "toy").mkdir(parents=True)
+    config = parse_config(tiny_config(data={**tiny_config()["data"],
+                                            "accurate": {"path": "data/toy"},
+                                            "inaccurate": {"path": str(tmp_path / "data/toy")}}),
+                          "x.yaml")
+    output = tmp_path / "runs" / "sweep" / "trial"
+    claim_output_folder(config, output, "x.yaml")
+    written = yaml.safe_load((output / "config.yaml").read_text())
+    assert written["data"]["accurate"]["path"] == "../../../data/toy"
+    assert written["data"]["inaccurate"]["path"] == str(tmp_path / "data/toy")  # absolute
+
+    monkeypatch.chdir(tmp_path / "runs")  # anywhere else
+    reloaded = load_config(output / "config.yaml")
+    for role in ("accurate", "inaccurate"):
+        assert getattr(reloaded.data, role).path == str(tmp_path / "data/toy")
+    claim_output_folder(reloaded, output, str(output / "config.yaml"))  # the same run
+
+    monkeypatch.chdir(tmp_path)
+    older = output.parent / "older"
+    older.mkdir()
+    (older / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    claim_output_folder(config, older, "x.yaml")
+    with pytest.raises(ConfigError, match="a different config"):
+        claim_output_folder(config.model_copy(update={"seed": 7}), older, "x.yaml")
