@@ -240,8 +240,9 @@ def run_sweep(spec_path: str, profile: str = DEFAULT_PROFILE, workers: int = 1,
     study = open_study(storage, study_name(spec))
     release_stale(study)  # a killed sweep's trials, so that a changed spec can replace them
     withdraw_respecified(study, storage, plan)
-    respecified = respecified_keys(study, plan)
-    stale = [key for key in stale_keys(study, plan, lambda trial: trial_versions(trial.config))
+    states = key_states(study, plan)  # read after the withdrawal; one snapshot decides both
+    respecified = respecified_keys(states, plan)
+    stale = [key for key in stale_keys(states, plan, lambda trial: trial_versions(trial.config))
              if key not in respecified]
     enqueue_missing(study, plan, spec_path, retry_failed,
                     rerun=respecified if keep_stale else respecified + stale)

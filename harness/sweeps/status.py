@@ -66,8 +66,8 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
     """The count line, then one line per trial in plan order."""
     states = key_states(study, plan)
     now = now or dt.datetime.now()
-    respecified = set(respecified_keys(study, plan))
-    stale = set(stale_keys(study, plan, lambda trial: trial_versions(trial.config)))
+    respecified = set(respecified_keys(states, plan))
+    stale = set(stale_keys(states, plan, lambda trial: trial_versions(trial.config)))
     counts = dict.fromkeys(("complete", "failed", "running", "waiting", "not queued"), 0)
     lines = []
     for trial in plan.trials:

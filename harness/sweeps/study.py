@@ -170,19 +170,20 @@ def withdraw_respecified(study: optuna.Study, storage: RDBStorage, plan: Plan) -
     return withdrawn
 
 
-def respecified_keys(study: optuna.Study, plan: Plan) -> list[str]:
+def respecified_keys(states: dict[str, list[FrozenTrial]], plan: Plan) -> list[str]:
     """Settled trials whose training config differs from the plan's: they ran another
-    experiment than the spec now asks for (its results are never kept, unlike stale ones)."""
-    states = key_states(study, plan)
+    experiment than the spec now asks for (its results are never kept, unlike stale ones).
+    ``states`` is one ``key_states`` snapshot, shared with ``stale_keys`` so that both
+    decisions see the same study."""
     return [trial.key for trial in plan.trials if settled(states[trial.key])
             and _deciding_attempt(states[trial.key]).user_attrs.get("digest") != trial.digest]
 
 
-def stale_keys(study: optuna.Study, plan: Plan, current: Callable[[Trial], Versions]
-               ) -> list[str]:
+def stale_keys(states: dict[str, list[FrozenTrial]], plan: Plan,
+               current: Callable[[Trial], Versions]) -> list[str]:
     """Settled trials that ran with other code or data than ``current`` gives (or whose
-    versions were never recorded): their results are not those of the code as it is."""
-    states = key_states(study, plan)
+    versions were never recorded): their results are not those of the code as it is.
+    ``states`` is a ``key_states`` snapshot."""
     stale = []
     for trial in plan.trials:
         attempts = states[trial.key]

@@ -15,6 +15,7 @@ from harness.sweeps.study import (
     default_storage,
     earlier_attempt,
     enqueue_missing,
+    key_states,
     open_storage,
     open_study,
     release_stale,
@@ -98,15 +99,15 @@ def test_a_changed_spec_withdraws_waiting_trials_and_refuses_running_ones(queue)
     enqueue_missing(study, plan, "tiny.yaml")
     running = claim_next(study, storage)
     changed = tiny_plan(train={"loss": {"rho": 0.5}})
-    assert respecified_keys(study, changed) == []  # nothing settled yet
+    assert respecified_keys(key_states(study, changed), changed) == []  # nothing settled yet
     assert withdraw_respecified(study, storage, changed) == len(plan.trials) - 1
-    respecified = respecified_keys(study, changed)
+    respecified = respecified_keys(key_states(study, changed), changed)
     assert running.user_attrs["trial_key"] not in respecified
     assert len(respecified) == len(plan.trials) - 1
     with pytest.raises(ConfigError, match="is running .* another training config"):
         enqueue_missing(study, changed, "tiny.yaml", rerun=respecified)
     tell(study, storage, running, 1.0)  # the old config's run finishes: now it reruns too
-    respecified = respecified_keys(study, changed)
+    respecified = respecified_keys(key_states(study, changed), changed)
     assert enqueue_missing(study, changed, "tiny.yaml", rerun=respecified) == len(plan.trials)
     assert all(attempts[0].state == TrialState.WAITING
                and attempts[0].user_attrs["digest"] == trial.digest
@@ -118,17 +119,17 @@ def test_results_of_a_changed_spec_are_rerun_as_a_new_generation_never_mixed(que
     enqueue_missing(study, plan, "tiny.yaml")
     run_everything(study, storage, CURRENT)
     changed = tiny_plan(train={"loss": {"rho": 0.5}})
-    respecified = respecified_keys(study, changed)
+    respecified = respecified_keys(key_states(study, changed), changed)
     assert respecified == [trial.key for trial in changed.trials]
     with pytest.raises(ConfigError, match="another training config"):
         enqueue_missing(study, changed, "tiny.yaml")  # never queued beside the old results
     assert enqueue_missing(study, changed, "tiny.yaml", rerun=respecified) == len(plan.trials)
-    assert respecified_keys(study, changed) == []
+    assert respecified_keys(key_states(study, changed), changed) == []
     newest = trials_by_key(study)
     assert all(attempts[0].user_attrs["digest"] == trial.digest
                and attempts[0].user_attrs["generation"] == 1
                for trial in changed.trials for attempts in [newest[trial.key]])
-    assert stale_keys(study, changed, lambda trial: CURRENT) == []
+    assert stale_keys(key_states(study, changed), changed, lambda trial: CURRENT) == []
 
 
 def test_a_key_queued_twice_runs_once(queue) -> None:
@@ -158,16 +159,17 @@ def test_results_of_other_code_are_stale_and_rerun_as_a_new_generation(queue) ->
     plan, storage, study = queue
     enqueue_missing(study, plan, "tiny.yaml")
     run_everything(study, storage, Versions("src:old", "sha256:data"))
-    stale = stale_keys(study, plan, lambda trial: CURRENT)
+    stale = stale_keys(key_states(study, plan), plan, lambda trial: CURRENT)
     assert stale == [trial.key for trial in plan.trials]
     assert enqueue_missing(study, plan, "tiny.yaml", rerun=stale) == len(plan.trials)
     assert enqueue_missing(study, plan, "tiny.yaml", rerun=stale) == 0  # idempotent
     current = trials_by_key(study)
     assert all(len(attempts) == 1 and attempts[0].state == TrialState.WAITING
                for attempts in current.values())  # the old generation no longer counts
-    assert stale_keys(study, plan, lambda trial: CURRENT) == []  # waiting: not stale
+    # waiting: not stale
+    assert stale_keys(key_states(study, plan), plan, lambda trial: CURRENT) == []
     run_everything(study, storage, CURRENT)
-    assert stale_keys(study, plan, lambda trial: CURRENT) == []
+    assert stale_keys(key_states(study, plan), plan, lambda trial: CURRENT) == []
     assert all(attempts[0].user_attrs["generation"] == 1 for attempts in
                trials_by_key(study).values())
 
@@ -183,7 +185,7 @@ def test_changed_data_is_stale_and_unrecorded_versions_count_as_changed(queue) -
     third = claim_next(study, storage)
     set_attributes(storage, third, CURRENT.as_tags())
     tell(study, storage, third, 1.0)
-    assert stale_keys(study, plan, lambda trial: CURRENT) == [
+    assert stale_keys(key_states(study, plan), plan, lambda trial: CURRENT) == [
         first.user_attrs["trial_key"], second.user_attrs["trial_key"]]
 
 
