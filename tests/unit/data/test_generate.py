@@ -11,6 +11,7 @@ from harness.data.generate.labelers import (
     BOHR_TO_ANGSTROM,
     HARTREE_TO_KCAL,
     CcsdLabeler,
+    PbeLabeler,
     check_topology_order,
     make_labeler,
 )
@@ -73,6 +74,16 @@ def test_ccsd_gradient_matches_finite_differences_on_h2():
     np.testing.assert_allclose(forces, central_difference_forces(labeler, positions, 2e-4),
                                rtol=1e-4, atol=1e-6)
     assert forces[0, 2] == pytest.approx(-forces[1, 2])
+
+
+def test_pbe_gradient_matches_finite_differences_on_water():
+    labeler = PbeLabeler(np.array([8, 1, 1]))
+    positions = np.array([[0.0, 0.0, 0.12], [0.0, 0.77, -0.47], [0.0, -0.75, -0.49]])
+    energy, forces = labeler(positions)
+    assert energy == pytest.approx(-76.2 * HARTREE_TO_KCAL, abs=0.2 * HARTREE_TO_KCAL)
+    np.testing.assert_allclose(forces, central_difference_forces(labeler, positions, 1e-3),
+                               atol=0.02)  # kcal/mol/A; the grid moves with the atoms
+    np.testing.assert_allclose(forces.sum(axis=0), 0.0, atol=0.05)
 
 
 def test_unit_constants_are_codata():

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 ETHANOL = ROOT / "data" / "ethanol"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CCSD_FILE = SHARED_DATA / "md17-ccsd" / "malonaldehyde_ccsd_t-train.npz"
+RMD17_FILE = SHARED_DATA / "rmd17" / "rmd17_malonaldehyde_train_01.npz"
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,14 @@ def test_real_ccsd_t_geometries_get_cheap_levels_beside_their_own(tmp_path):
     np.testing.assert_allclose(dataset[source_level.level].energies,
                                source_level.energies[:5])
     assert dataset["xtb"].seconds_per_label > dataset["mmff94"].seconds_per_label > 0
+
+
+@pytest.mark.skipif(not RMD17_FILE.exists(), reason=f"the rMD17 file is not in {SHARED_DATA}")
+def test_pbe_level_reproduces_rmd17_labels_on_its_own_geometry(tmp_path):
+    dataset = load_any(label_dataset(RMD17_FILE, tmp_path / "rmd17", LabelPlan(
+        levels=("pbe",), n_frames=1), progress=False))
+    difference = np.abs(dataset["pbe"].forces - dataset["rmd17-pbe-def2svp"].forces)
+    assert difference.mean() < 0.05 and difference.max() < 0.2  # kcal/mol/A; forces ~ 10-50
 
 
 def test_progress_off_a_terminal_is_one_plain_line_per_chunk(xtb_extxyz, tmp_path, capsys):
