@@ -124,6 +124,15 @@ def _bench_sweep(args: argparse.Namespace) -> None:
     print(format_rows(run_scaling(args.spec, args.profile, args.workers)))
 
 
+def _bench_stopping(args: argparse.Namespace) -> None:
+    from harness.bench.early_stopping import format_summary, replay_folders
+
+    for patience in args.patience:
+        replays = replay_folders([Path(folder) for folder in args.folders], patience,
+                                 args.improvement_threshold)
+        print("\n".join(format_summary(replays, patience)))
+
+
 def _bench_bad_input(args: argparse.Namespace) -> None:
     from harness.bench.bad_input import markdown, run_all
 
@@ -457,6 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sweep.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                              help="worker counts to compare (the first 1 is the reference)")
     bench_sweep.set_defaults(run=_bench_sweep)
+    bench_stopping = bench.add_parser(
+        "stopping", help="steps an early-stopping patience would have saved, and the rise of "
+        "the best validation loss, replayed from finished trials' recorded histories")
+    bench_stopping.add_argument("folders", nargs="+",
+                                help="trial or sweep folders (every results.json below)")
+    bench_stopping.add_argument("--patience", type=int, nargs="+", default=[1000, 1500, 2000],
+                                help="patiences to replay (steps)")
+    bench_stopping.add_argument("--improvement-threshold", type=float, default=0.01,
+                                help="the trainer's relative improvement threshold")
+    bench_stopping.set_defaults(run=_bench_stopping)
     bench_bad_input = bench.add_parser(
         "bad-input", help="every kind of bad input on the real CLI: message, exit status, "
         "what is left on disk (markdown)")

@@ -120,6 +120,17 @@ def test_a_stage_given_some_keys_keeps_its_kind_defaults_for_the_rest() -> None:
     assert schedules.accurate.learning_rate == 2e-3
 
 
+def test_only_stages_on_cheap_frames_wait_for_the_floor_without_early_stopping() -> None:
+    config = parse_config({**tiny_config("asteroid"),
+                           "schedules": {"accurate": {"max_steps": 10}}}, "toy.yaml")
+    schedules = config.schedules
+    assert schedules.accurate.early_stopping_patience == 1500
+    assert schedules.fine_tune.early_stopping_patience == 1500
+    assert config.baselines.ani.fine_tune.early_stopping_patience == 1500
+    assert schedules.inaccurate.early_stopping_patience is None
+    assert schedules.unlabeled.early_stopping_patience is None
+
+
 def test_relative_data_paths_are_relative_to_the_config_file(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch
                                                              ) -> None:

@@ -1,0 +1,88 @@
+"""``harness bench stopping``: what an early-stopping patience would have saved, and cost.
+
+Every finished stage records its validation history (``results.json``). Up to the step at
+which a patience of P steps without a better validation loss would have stopped it, the same
+seed replays the same history, so the recorded history tells, without training, how many
+steps each patience saves and how much higher the best validation loss would have been. The
+``improvement_threshold`` is the trainer's: a loss counts as better when it is that much
+(relative) below the best so far. Used to choose the default ``early_stopping_patience`` of
+each kind of stage (``results/README.md``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One recorded stage under one patience: the steps it ran and would have run, and its
+    best validation loss as recorded and at the would-be stop."""
+
+    trial: str
+    stage: str
+    steps: int
+    steps_with_patience: int
+    best_loss: float
+    best_loss_with_patience: float
+
+    @property
+    def kind(self) -> str:
+        """The stage's kind: its name without the gamma and learning-rate suffixes."""
+        return self.stage.split("_gamma")[0].split("_lr_x")[0]
+
+    @property
+    def loss_rise(self) -> float:
+        return self.best_loss_with_patience / self.best_loss - 1
+
+
+def replay_stage(trial: str, stage: dict, patience: int, threshold: float) -> Replay | None:
+    """The stage's history cut where ``patience`` steps brought no better loss; None when it
+    has no validation history (a baseline that did not train)."""
+    history = [record for record in stage.get("history") or [] if "step" in record]
+    if not history:
+        return None
+    reference, improved_step, best = float("inf"), 0.0, float("inf")
+    stop = stage["steps"]
+    for record in history:
+        loss = record["validation_loss"]
+        if loss < reference * (1 - threshold):
+            reference, improved_step = loss, record["step"]
+        best = min(best, loss)
+        if record["step"] - improved_step >= patience:
+            stop = min(stop, int(record["step"]))
+            break
+    return Replay(trial, stage["name"], int(stage["steps"]), stop,
+                  float(stage["best_validation_loss"]), best if stop < stage["steps"]
+                  else float(stage["best_validation_loss"]))
+
+
+def replay_folders(folders: Iterable[Path], patience: int, threshold: float = 0.01
+                   ) -> list[Replay]:
+    """Every stage of every ``results.json`` under ``folders``, replayed with ``patience``."""
+    replays = []
+    for folder in folders:
+        for path in sorted(Path(folder).rglob("results.json")):
+            results = json.loads(path.read_text())
+            for stage in results.get("stages", []):
+                replay = replay_stage(str(path.parent), stage, patience, threshold)
+                if replay is not None:
+                    replays.append(replay)
+    return replays
+
+
+def format_summary(replays: list[Replay], patience: int) -> list[str]:
+    """Per kind of stage: steps saved and the largest rise of the best validation loss."""
+    lines = [f"patience {patience} steps: {len(replays)} stages"]
+    for kind in sorted({replay.kind for replay in replays}):
+        group = [replay for replay in replays if replay.kind == kind]
+        steps = sum(replay.steps for replay in group)
+        saved = steps - sum(replay.steps_with_patience for replay in group)
+        worst = max(group, key=lambda replay: replay.loss_rise)
+        lines.append(f"  {kind}: {len(group)} stages, {saved / steps:.1%} of {steps} steps "
+                     f"saved, best validation loss at most {worst.loss_rise:.2%} higher"
+                     + (f" ({worst.trial})" if worst.loss_rise > 0 else ""))
+    return lines
