@@ -47,12 +47,13 @@ def kill_whole_sweep(sweep) -> None:
     sweep.wait()
 
 
-def freeze_once_mid_trial(sweep, storage: str, timeout: float = 180) -> None:
+def freeze_once_mid_trial(sweep, storage: str, timeout: float = 600) -> None:
     """Stop the whole sweep (SIGSTOP) at a moment when one trial is done and another running.
 
     Checking first and killing after is a race on a loaded host: a worker may be between two
     trials, or still importing, at the moment of the kill. A stopped sweep cannot change state
-    between the check and the kill.
+    between the check and the kill. The deadline only guards against a hang: on a loaded host
+    the set-up and the first trial took more than 180 s.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
