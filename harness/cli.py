@@ -125,11 +125,12 @@ def _bench_sweep(args: argparse.Namespace) -> None:
 
 
 def _bench_stopping(args: argparse.Namespace) -> None:
-    from harness.bench.early_stopping import format_summary, replay_folders
+    from harness.bench.early_stopping import DEFAULT_THRESHOLD, format_summary, replay_folders
 
+    threshold = (DEFAULT_THRESHOLD if args.improvement_threshold is None
+                 else args.improvement_threshold)
     for patience in args.patience:
-        replays = replay_folders([Path(folder) for folder in args.folders], patience,
-                                 args.improvement_threshold)
+        replays = replay_folders([Path(folder) for folder in args.folders], patience, threshold)
         print("\n".join(format_summary(replays, patience)))
 
 
@@ -473,8 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="trial or sweep folders (every results.json below)")
     bench_stopping.add_argument("--patience", type=int, nargs="+", default=[1000, 1500, 2000],
                                 help="patiences to replay (steps)")
-    bench_stopping.add_argument("--improvement-threshold", type=float, default=0.01,
-                                help="the trainer's relative improvement threshold")
+    bench_stopping.add_argument("--improvement-threshold", type=float,
+                                help="relative improvement that counts as progress (default: "
+                                "the schedules' default)")
     bench_stopping.set_defaults(run=_bench_stopping)
     bench_bad_input = bench.add_parser(
         "bad-input", help="every kind of bad input on the real CLI: message, exit status, "

@@ -3,10 +3,10 @@
 Every finished stage records its validation history (``results.json``). Up to the step at
 which a patience of P steps without a better validation loss would have stopped it, the same
 seed replays the same history, so the recorded history tells, without training, how many
-steps each patience saves and how much higher the best validation loss would have been. The
-``improvement_threshold`` is the trainer's: a loss counts as better when it is that much
-(relative) below the best so far. Used to choose the default ``early_stopping_patience`` of
-each kind of stage (``results/README.md``).
+steps each patience saves and how much higher the best validation loss would have been. A
+loss counts as better as in the trainer: ``improvement_threshold`` (relative, the schedule's
+default unless given) below the last such loss. Used to choose the default
+``early_stopping_patience`` of each kind of stage (``results/README.md``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.train.config import Schedule
+
+DEFAULT_THRESHOLD: float = Schedule.model_fields["improvement_threshold"].default
 
 
 @dataclass(frozen=True)
@@ -45,23 +49,20 @@ def replay_stage(trial: str, stage: dict, patience: int, threshold: float) -> Re
     history = [record for record in stage.get("history") or [] if "step" in record]
     if not history:
         return None
-    reference, improved_step, best = float("inf"), 0.0, float("inf")
-    stop = stage["steps"]
+    steps, best = int(stage["steps"]), float(stage["best_validation_loss"])
+    reference, improved_step, best_so_far = float("inf"), 0.0, float("inf")
     for record in history:
         loss = record["validation_loss"]
         if loss < reference * (1 - threshold):
             reference, improved_step = loss, record["step"]
-        best = min(best, loss)
-        if record["step"] - improved_step >= patience:
-            stop = min(stop, int(record["step"]))
-            break
-    return Replay(trial, stage["name"], int(stage["steps"]), stop,
-                  float(stage["best_validation_loss"]), best if stop < stage["steps"]
-                  else float(stage["best_validation_loss"]))
+        best_so_far = min(best_so_far, loss)
+        if record["step"] - improved_step >= patience and record["step"] < steps:
+            return Replay(trial, stage["name"], steps, int(record["step"]), best, best_so_far)
+    return Replay(trial, stage["name"], steps, steps, best, best)
 
 
-def replay_folders(folders: Iterable[Path], patience: int, threshold: float = 0.01
-                   ) -> list[Replay]:
+def replay_folders(folders: Iterable[Path], patience: int,
+                   threshold: float = DEFAULT_THRESHOLD) -> list[Replay]:
     """Every stage of every ``results.json`` under ``folders``, replayed with ``patience``."""
     replays = []
     for folder in folders:
