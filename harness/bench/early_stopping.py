@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import DataError
 from harness.train.config import Schedule
 
 DEFAULT_THRESHOLD: float = Schedule.model_fields["improvement_threshold"].default
@@ -66,6 +67,8 @@ def replay_folders(folders: Iterable[Path], patience: int,
     """Every stage of every ``results.json`` under ``folders``, replayed with ``patience``."""
     replays = []
     for folder in folders:
+        if not Path(folder).is_dir():
+            raise DataError(str(folder), "path", "no such folder")
         for path in sorted(Path(folder).rglob("results.json")):
             results = json.loads(path.read_text())
             for stage in results.get("stages", []):

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from harness.bench.early_stopping import format_summary, replay_folders, replay_stage
+from harness.cli import main
 
 
 def stage(name: str, losses: list[float], steps: int) -> dict:
@@ -44,3 +45,10 @@ def test_folders_are_searched_for_results_and_summarised_per_kind(tmp_path: Path
     lines = format_summary(replays, 200)
     assert lines[0] == "patience 200 steps: 2 stages"
     assert "stage1: 1 stages, 20.0% of 500 steps saved" in lines[1]
+
+
+def test_a_missing_folder_is_a_one_line_error_naming_it(tmp_path: Path, capsys) -> None:
+    status = main(["bench", "stopping", str(tmp_path / "typo")])
+    message = capsys.readouterr().err.strip()
+    assert status == 2 and len(message.splitlines()) == 1
+    assert str(tmp_path / "typo") in message and "no such folder" in message
