@@ -4,8 +4,8 @@ Every finished stage records its validation history (``results.json``). Up to th
 which a patience of P steps without a better validation loss would have stopped it, the same
 seed replays the same history, so the recorded history tells, without training, how many
 steps each patience saves and how much higher the best validation loss would have been. A
-loss counts as better as in the trainer: ``improvement_threshold`` (relative, the schedule's
-default unless given) below the last such loss. Used to choose the default
+loss counts as better by the trainer's own rule (``improves_on``: ``improvement_threshold``,
+relative, the schedule's default unless given, below the last such loss). Used to choose the default
 ``early_stopping_patience`` of each kind of stage (``results/README.md``).
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from harness.errors import DataError
 from harness.train.config import Schedule
+from harness.train.trainer import improves_on
 
 DEFAULT_THRESHOLD: float = Schedule.model_fields["improvement_threshold"].default
 
@@ -54,7 +55,7 @@ def replay_stage(trial: str, stage: dict, patience: int, threshold: float) -> Re
     reference, improved_step, best_so_far = float("inf"), 0.0, float("inf")
     for record in history:
         loss = record["validation_loss"]
-        if loss < reference * (1 - threshold):
+        if improves_on(loss, reference, threshold):
             reference, improved_step = loss, record["step"]
         best_so_far = min(best_so_far, loss)
         if record["step"] - improved_step >= patience and record["step"] < steps:

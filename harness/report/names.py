@@ -8,6 +8,7 @@ training", "GFN2-xTB" and "GemNet-T". Unknown keys are shown as they are, never 
 from __future__ import annotations
 
 import math
+import re
 
 METHODS = {"standard": "standard training", "asteroid": "ASTEROID",
            "asteroid_multi": "ASTEROID pre-trained on several molecules",
@@ -57,7 +58,28 @@ def method_name(method: str) -> str:
 
 
 def level_name(level: str) -> str:
-    return LEVELS.get(level.lower(), level)
+    """``GFN2-xTB``; a data slug with a basis set reads as a chemist writes it:
+    ``ccsd(t)-cc-pvdz`` is ``CCSD(T)/cc-pVDZ``."""
+    key = level.lower()
+    if key in LEVELS:
+        return LEVELS[key]
+    for method in sorted(LEVELS, key=len, reverse=True):
+        basis = basis_name(key.removeprefix(f"{method}-")) if key.startswith(f"{method}-") else ""
+        if basis:
+            return f"{LEVELS[method]}/{basis}"
+    return level
+
+
+def basis_name(slug: str) -> str:
+    """``cc-pVDZ`` from ``cc-pvdz``, ``def2-SVP`` from ``def2-svp``; "" for a family not known
+    here (the level is then shown as it is)."""
+    dunning = re.fullmatch(r"((?:d-)?aug-)?cc-p(w?c)?v([dtq5-9])z", slug)
+    if dunning:
+        augmented, core, zeta = dunning.groups()
+        return f"{augmented or ''}cc-p{(core or '').replace('c', 'C')}V{zeta.upper()}Z"
+    if re.fullmatch(r"def2-[a-z]+", slug):
+        return f"def2-{slug.removeprefix('def2-').upper()}"
+    return ""
 
 
 def model_name(model: str) -> str:

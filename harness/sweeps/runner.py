@@ -20,6 +20,7 @@ is printed or written about them has its password replaced by ``***``.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -158,6 +159,13 @@ def visible_gpus() -> list[str]:
     return ids[:count] if ids else [str(index) for index in range(count)]
 
 
+def worker_log_path(state_dir: Path, index: int) -> Path:
+    """``logs/worker-0-host-4242.log``: one file per worker of this ``sweep run``, so that two
+    runs of one spec (a second terminal, a second machine on shared storage) never interleave
+    their lines in one file, and a resumed run's log stands beside the killed one's."""
+    return state_dir / "logs" / f"worker-{index}-{socket.gethostname()}-{os.getpid()}.log"
+
+
 def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir: Path,
                    tracking_uri: str, workers: int, overrides: list[str]
                    ) -> list[tuple[subprocess.Popen, Path]]:
@@ -165,7 +173,7 @@ def _start_workers(spec_path: str, spec: SweepSpec, storage_url: str, state_dir:
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     started = []
     for index, environment in enumerate(environments):
-        log_path = state_dir / "logs" / f"worker-{index}.log"
+        log_path = worker_log_path(state_dir, index)
         command = [sys.executable, "-m", "harness.sweeps.worker", spec_path,
                    "--profile", spec.profile, "--state-dir", str(state_dir),
                    "--threads", environment["OMP_NUM_THREADS"],

@@ -96,6 +96,12 @@ class _Progress:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def improves_on(loss: float, reference: float, threshold: float) -> bool:
+    """Whether ``loss`` counts as progress over ``reference``, the last loss that did: lower by
+    the relative ``threshold``, so that noise-level dips do not reset a patience."""
+    return loss < reference * (1 - threshold)
+
+
 def make_optimizer(schedule: Schedule, parameters: Any) -> torch.optim.Optimizer:
     kind = torch.optim.AdamW if schedule.optimizer == "adamw" else torch.optim.Adam
     return kind(parameters, lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
@@ -300,7 +306,7 @@ class _StageRun:
                   "train_loss": loss_sum / max(frames, 1.0),
                   "validation_loss": validation_loss, "learning_rate": learning_rate}
         progress.history.append(record)
-        if validation_loss < progress.reference_loss * (1 - schedule.improvement_threshold):
+        if improves_on(validation_loss, progress.reference_loss, schedule.improvement_threshold):
             progress.reference_loss, progress.improved_step = validation_loss, progress.step
         if validation_loss < progress.best_validation_loss:
             progress.best_validation_loss = validation_loss

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from spec_toy import tiny_spec
 
 from harness.errors import ConfigError
-from harness.sweeps.runner import check_data_paths, worker_environments
+from harness.sweeps.runner import check_data_paths, worker_environments, worker_log_path
 from harness.sweeps.spec import parse_spec
 from harness.sweeps.worker import (
     KeepOpen,
@@ -98,3 +100,17 @@ def test_test_metrics_wait_for_the_worker_so_a_diverged_run_has_none() -> None:
     assert logged == [{"standard.train_loss": 3.0}]
     assert metrics_on_test_frames(results()) == {"test.force_mae": 1.0, "test.force_rmse": 2.0,
                                           "test.energy_mae": 3.0}
+
+
+def test_two_sweep_runs_on_one_machine_write_separate_worker_logs(tmp_path):
+    """A second ``sweep run`` of the same spec (another terminal) must not append to the first
+    one's worker logs."""
+    other_run = subprocess.run(
+        [sys.executable, "-c", "import sys; from pathlib import Path; "
+         "from harness.sweeps.runner import worker_log_path; "
+         "print(worker_log_path(Path(sys.argv[1]), 0))", str(tmp_path)],
+        capture_output=True, text=True, check=True).stdout.strip()
+    this_run = worker_log_path(tmp_path, 0)
+    assert Path(other_run) != this_run
+    assert Path(other_run).parent == this_run.parent == tmp_path / "logs"
+    assert this_run.match("worker-*.log") and worker_log_path(tmp_path, 1) != this_run
