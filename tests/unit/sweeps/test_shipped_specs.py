@@ -20,7 +20,11 @@ TRAINING_SPECS = sorted(path for path in (PROJECT_ROOT / "sweeps").glob("*.yaml"
 
 
 def missing_data(path: Path) -> list[str]:
-    datasets = yaml.safe_load(path.read_text()).get("datasets", [])
+    """The data paths of the spec and of its profiles that are not on this machine."""
+    content = yaml.safe_load(path.read_text())
+    datasets = [*content.get("datasets", []),
+                *(dataset for profile in (content.get("profiles") or {}).values()
+                  for dataset in (profile or {}).get("datasets", []))]
     paths = {source["path"] for dataset in datasets for role in ("accurate", "unlabeled")
              if (source := dataset.get(role))}
     paths |= {source["path"] for dataset in datasets for source in dataset.get("inaccurate", [])}
