@@ -5,8 +5,8 @@ which a patience of P steps without a better validation loss would have stopped 
 seed replays the same history, so the recorded history tells, without training, how many
 steps each patience saves and how much higher the best validation loss would have been. A
 loss counts as better by the trainer's own rule (``improves_on``: ``improvement_threshold``,
-relative, the schedule's default unless given, below the last such loss). Used to choose the default
-``early_stopping_patience`` of each kind of stage (``results/README.md``).
+relative, the schedule's default unless given, below the last such loss). Used to choose the
+default ``early_stopping_patience`` of each kind of stage (``results/README.md``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.train.config import Schedule
-from harness.train.trainer import improves_on
+from harness.train.config import Schedule, improves_on
 
 DEFAULT_THRESHOLD: float = Schedule.model_fields["improvement_threshold"].default
 

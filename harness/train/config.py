@@ -104,6 +104,12 @@ class Schedule(Strict):
         return self.learning_rate / 32
 
 
+def improves_on(loss: float, reference: float, threshold: float) -> bool:
+    """Whether ``loss`` counts as progress over ``reference``, the last loss that did: lower by
+    the relative ``threshold``, so that noise-level dips do not reset a patience."""
+    return loss < reference * (1 - threshold)
+
+
 # What each kind of stage starts from; a config's keys for a stage change only what they name.
 # Stages on a few hundred accurate frames stop after 1,500 steps without a better validation
 # loss at any rate: replayed on 210 finished stages (``harness bench stopping``), 141 of the

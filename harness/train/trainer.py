@@ -36,7 +36,7 @@ from harness.train.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from harness.train.config import Schedule
+from harness.train.config import Schedule, improves_on
 from harness.train.progress import StepProgress
 from models.base import ForceField
 
@@ -94,12 +94,6 @@ class _Progress:
     floor_step: int | None = None  # first validation at the learning-rate floor
     stopped_by: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def improves_on(loss: float, reference: float, threshold: float) -> bool:
-    """Whether ``loss`` counts as progress over ``reference``, the last loss that did: lower by
-    the relative ``threshold``, so that noise-level dips do not reset a patience."""
-    return loss < reference * (1 - threshold)
 
 
 def make_optimizer(schedule: Schedule, parameters: Any) -> torch.optim.Optimizer:
