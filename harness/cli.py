@@ -197,6 +197,25 @@ def _sweep_status(args: argparse.Namespace) -> None:
                                  args.overrides)))
 
 
+def _sweep_save(args: argparse.Namespace) -> None:
+    from harness.sweeps.record import save_record
+    from harness.sweeps.worker import STORAGE_ENV
+
+    storage = args.storage or os.environ.get(STORAGE_ENV) or None
+    saved = save_record(args.spec, args.profile, Path(args.out), storage,
+                        Path(args.state_dir) if args.state_dir else None)
+    print("\n".join(saved.lines()))
+
+
+def _sweep_load(args: argparse.Namespace) -> None:
+    from harness.sweeps.record import load_record
+
+    loaded = load_record(args.spec, args.profile, Path(args.record),
+                         Path(args.state_dir) if args.state_dir else None)
+    print("\n".join([*loaded.lines(), f"next: harness sweep run {args.spec} --profile "
+                     f"{args.profile} (records them without training, trains the rest)"]))
+
+
 def _md_run(args: argparse.Namespace) -> None:
     from harness.md.observables import HistogramSettings
     from harness.md.results import json_safe
@@ -260,7 +279,7 @@ def _report(args: argparse.Namespace) -> None:
     from harness.report.build import build_report
 
     outcome = build_report(args.tracking_uri or None, args.experiment, Path(args.out),
-                           args.profile or None)
+                           args.profile or None, args.seeds)
     print("\n".join(outcome.headline))
     print(f"report: {outcome.folder / 'report.md'} ({len(outcome.files)} files; logged to "
           f"MLflow run(s) {', '.join(outcome.logged_to)})")
@@ -530,6 +549,25 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: runs/sweeps)")
     _add_set_option(status, "seeds=[0]")
     status.set_defaults(run=_sweep_status)
+    save = sweep.add_parser(
+        "save", help="copy the sweep's finished trials (results, configs, models, bias tables; "
+        "no checkpoints) into a folder to commit or carry to another machine")
+    save.add_argument("spec", help="sweep spec, e.g. sweeps/ethanol-table.yaml")
+    save.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    save.add_argument("--out", required=True, help="record folder to write (replaced whole)")
+    save.add_argument("--storage", help="Optuna storage URL (default: as harness sweep run)")
+    save.add_argument("--state-dir", help="root of the sweeps' state folders "
+                      "(default: runs/sweeps)")
+    save.set_defaults(run=_sweep_save)
+    load = sweep.add_parser(
+        "load", help="put a saved sweep's trials into a sweep not yet run here; `harness sweep "
+        "run` then records them without training and trains the rest")
+    load.add_argument("spec", help="sweep spec, e.g. sweeps/ethanol-table.yaml")
+    load.add_argument("record", help="folder written by `harness sweep save`")
+    load.add_argument("--profile", default="default", help="smoke, default, paper, ...")
+    load.add_argument("--state-dir", help="root of the sweeps' state folders "
+                      "(default: runs/sweeps)")
+    load.set_defaults(run=_sweep_load)
     _add_md_commands(commands)
 
     export = commands.add_parser("export", help="a trained model as one TorchScript file that "
@@ -552,6 +590,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports", help="report folder (replaced whole)")
     report.add_argument("--profile", help="only the sweep trials of this profile "
                         "(default: every profile)")
+    report.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                        help="only these training seeds (default: all), e.g. the finished "
+                        "seeds of a sweep still running")
     report.set_defaults(run=_report)
     return parser
 

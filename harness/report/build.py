@@ -226,13 +226,13 @@ def log_report(store: collect.Store, folder: Path) -> list[str]:
 
 
 def build_report(tracking_uri: str | None, experiments: list[str] | None, out: Path,
-                 profile: str | None = None) -> ReportOutcome:
+                 profile: str | None = None, seeds: list[int] | None = None) -> ReportOutcome:
     """Read the record, write ``out`` (results.csv, metrics.json, report.md, report.html,
     figures/) atomically, and log the same files to MLflow. ``profile``: report only the
-    sweep trials of that profile."""
+    sweep trials of that profile; ``seeds``: only those training seeds."""
     store = collect.open_store(tracking_uri, experiments)
-    trials = collect.of_profile(collect.trial_runs(store), profile)
-    md = collect.md_runs(store)
+    trials, md = collect.of_seeds(collect.of_profile(collect.trial_runs(store), profile),
+                                  collect.md_runs(store), seeds)
     store = collect.Store(store.uri, store.client,
                           _reported_experiments(store, trials, md, bool(experiments)))
     out = out.resolve()

@@ -222,6 +222,16 @@ def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:
     return trials if profile is None else trials[trials["profile"] == profile]
 
 
+def of_seeds(trials: pd.DataFrame, md: pd.DataFrame, seeds: list[int] | None
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trials of these training seeds and the MD runs of their models (None: all): the
+    finished seeds of a sweep whose last seed has run only part of its gamma grid."""
+    if seeds is None:
+        return trials, md
+    return (trials[trials["seed"].isin(seeds)],
+            md[_numbers(md["training_seed"]).isin(seeds)] if len(md) else md)
+
+
 def md_runs(store: Store) -> pd.DataFrame:
     return typed_md(_records(store, _search(store, Role.MD), MD_TAGS, MD_METRICS, MD_PARAMS))
 

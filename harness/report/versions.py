@@ -119,8 +119,11 @@ def provenance(trials: pd.DataFrame, profile: str | None, made: datetime) -> lis
     code versions and data hashes of its trials with their run counts."""
     profiles = sorted(set(trials.get("profile", pd.Series(dtype=str))) - {""})
     shown = profile or ", ".join(profiles) or UNRECORDED
+    seeds = sorted(trials.get("seed", pd.Series(dtype="Int64")).dropna().unique())
+    of_seeds = f" and seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}" \
+        if seeds else ""
     lines = [f"Made {made.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC by harness report from "
-             f"{len(trials)} trial runs of profile {shown}, started "
+             f"{len(trials)} trial runs of profile {shown}{of_seeds}, started "
              f"{_dates(trials.get('start_time', pd.Series(dtype=float)))}."]
     for tag, recorded in counts(trials).items():
         listed = "; ".join(f"{value} ({n} run{'s' if n > 1 else ''})"

@@ -24,11 +24,12 @@ from harness.sweeps.plan import Plan, make_plan
 from harness.sweeps.preflight import check_storage, without_unavailable_baselines
 from harness.sweeps.progress import describe_trial, duration_text, outcome_text
 from harness.sweeps.runner import state_dir_of
-from harness.sweeps.spec import load_spec
+from harness.sweeps.spec import SweepSpec, load_spec
 from harness.sweeps.study import (
     completed,
     default_storage,
     key_states,
+    ran_with,
     respecified_keys,
     settled,
     stale_keys,
@@ -77,6 +78,8 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
         text = attempt_text(attempts, state, now)
         if trial.key in respecified:
             text += "; reruns: its training config changed"
+        elif trial.key in stale and ran_with(attempts) is None:
+            text += "; reruns: it failed before it ran (no code or data versions recorded)"
         elif trial.key in stale:
             text += "; reruns: its code or data changed (unless --keep-stale-results)"
         lines.append(f"{describe_trial(trial)}: {text}")
@@ -85,11 +88,10 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
             f"{summary}", *lines]
 
 
-def sweep_status(spec_path: str, profile: str, storage_url: str | None,
-                 state_root: Path | None, overrides: list[str] | None = None) -> list[str]:
-    """Status lines of the sweep ``spec_path`` under ``profile`` (its study must exist)."""
-    spec = load_spec(spec_path, profile, overrides or [])
-    plan, skipped = without_unavailable_baselines(make_plan(spec, spec_path), spec_path)
+def existing_study(spec: SweepSpec, spec_path: str, storage_url: str | None,
+                   state_root: Path | None) -> optuna.Study:
+    """The sweep's study, opened without creating anything: a sweep never set up is an
+    error."""
     url = storage_url or default_storage(state_dir_of(spec, state_root))
     database = sqlite_path(url)
     missing = ConfigError(spec_path, "name", f"no study '{study_name(spec)}' in {redact(url)}: "
@@ -99,9 +101,16 @@ def sweep_status(spec_path: str, profile: str, storage_url: str | None,
     check_storage(url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=study_name(spec),
-                                  storage=RDBStorage(url, skip_table_creation=True))
+        return optuna.load_study(study_name=study_name(spec),
+                                 storage=RDBStorage(url, skip_table_creation=True))
     except KeyError:
         raise missing from None
-    lines = status_lines(plan, study)
+
+
+def sweep_status(spec_path: str, profile: str, storage_url: str | None,
+                 state_root: Path | None, overrides: list[str] | None = None) -> list[str]:
+    """Status lines of the sweep ``spec_path`` under ``profile`` (its study must exist)."""
+    spec = load_spec(spec_path, profile, overrides or [])
+    plan, skipped = without_unavailable_baselines(make_plan(spec, spec_path), spec_path)
+    lines = status_lines(plan, existing_study(spec, spec_path, storage_url, state_root))
     return [lines[0], *skipped, *lines[1:]]

@@ -189,9 +189,14 @@ def stale_keys(states: dict[str, list[FrozenTrial]], plan: Plan,
         attempts = states[trial.key]
         if not settled(attempts):
             continue
-        if Versions.recorded(_deciding_attempt(attempts).user_attrs) != current(trial):
+        if ran_with(attempts) != current(trial):
             stale.append(trial.key)
     return stale
+
+
+def ran_with(attempts: list[FrozenTrial]) -> Versions | None:
+    """The code and data versions the deciding attempt ran with; None if it never ran."""
+    return Versions.recorded(_deciding_attempt(attempts).user_attrs)
 
 
 def claim_next(study: optuna.Study, storage: RDBStorage) -> FrozenTrial | None:

@@ -14,7 +14,9 @@ other versions is emptied first: see ``trial_folder``), adopt a shared stage 1, 
 checkpoints make a retry resume), log the record's metrics, end the run FINISHED, then tell
 Optuna COMPLETE with the validation loss. A trial killed after MLflow heard of it but before
 Optuna did is recognised on its retry by the finished run and its ``results.json``, and is not
-trained again. An exception or a non-finite loss ends the run FAILED with ``failure_reason``
+trained again; a folder whose ``results.json`` has no finished run (training ended, the run did
+not, or ``harness sweep load`` put a saved trial there) is logged from the folder instead of
+trained. An exception or a non-finite loss ends the run FAILED with ``failure_reason``
 and the worker goes on.
 """
 
@@ -203,21 +205,39 @@ class Worker:
         if trial_folder.prepare(folder, versions, generation):
             log.info("%s: discarded its folder, made with other code, data or generation", key)
         results_path = folder / "results.json"
-        if run.info.status == "FINISHED" and results_path.exists():
-            log.info("%s: finished before the sweep was stopped; recording it", key)
+        if results_path.exists():  # trained with these versions, by a stopped worker or loaded
             results = json.loads(results_path.read_text())
-            self._complete(claimed, results, trial_metrics(results), started, 0.0)
+            if run.info.status != "FINISHED":
+                log.info("%s: trained before; recording it from its folder", key)
+                self._record(claimed, run_id, folder, results, started, 0.0)
+            else:
+                log.info("%s: finished before the sweep was stopped; recording it", key)
+                self._complete(claimed, results, trial_metrics(results), started, 0.0)
             return
         if stage_one.adopt(config, folder, self.settings.state_dir):
             log.info("%s: reusing the shared stage 1", key)
         results, training_seconds = self._train(claimed, run_id, config, folder)
-        if results is None:
-            return
+        if results is not None:
+            self._record(claimed, run_id, None, results, started, training_seconds)
+
+    def _record(self, claimed: FrozenTrial, run_id: str, folder: Path | None,
+                results: dict[str, Any], started: float, training_seconds: float) -> None:
+        """Finish the trial's run and complete it, or fail it when its losses are not finite;
+        ``folder``: log its training from there first (it was trained outside this run)."""
         metrics = trial_metrics(results)
         problem = non_finite(results, metrics)
         if problem is not None:
             self._fail(claimed, run_id, problem)
             return
+        if folder is not None:
+            from harness.train.config import TrainConfig
+            from harness.train.experiment import record_finished
+            from harness.train.tracking import MlflowTracker
+
+            attributes = claimed.user_attrs
+            record_finished(KeepOpen(MlflowTracker(self.tracking.uri, self.spec.name,
+                                                   attributes["trial_key"], run_id)),
+                            TrainConfig.model_validate(attributes["config"]), folder, results)
         self.tracking.log_metrics(run_id, {**metrics_on_test_frames(results),
                                            **sweep_run_metrics(results)})
         self.tracking.terminate(run_id, "FINISHED")

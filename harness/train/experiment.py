@@ -5,7 +5,9 @@ checkpoint per stage (``checkpoints/``), ``results.json``, ``model.pt`` (sGDML, 
 ``checkpoints/sgdml_model.npz``) and, for ASTEROID, the bias table and histogram. Running the
 same config again resumes from the checkpoints; a different config in the same folder is
 refused rather than mixed. ``results.json`` records, beside the test metrics and the sizes,
-``budget_spent``: the accurate-label equivalents the run paid for (``harness.data.budget``).
+``budget_spent``: the accurate-label equivalents the run paid for (``harness.data.budget``),
+and ``model_files``, the saved model's paths in the folder. ``record_finished`` logs such a
+folder to MLflow again without training (a saved sweep loaded on another machine).
 """
 
 from __future__ import annotations
@@ -450,36 +452,64 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             "wall_seconds": time.perf_counter() - started,
             "training_seconds": sum(stage.seconds for stage in outcome.stages),
         }
-        write_json_atomically(output / "results.json", results)
         model_files = list(outcome.model_files)
         if outcome.model is not None:
             model_files.append(save_model(output, outcome.model, results["model"],
                                           config.model.hyperparameters,
                                           config.model_dump(mode="json")))
-        tracker.log_metrics({metric_on_test(key): value for key, value in metrics.items()})
-        tracker.log_metrics({stage_metric(stage.name, Metrics.BEST_VALIDATION_LOSS):
-                             stage.best_validation_loss for stage in outcome.stages})
-        tracker.log_metrics({Metrics.STAGES_STILL_IMPROVING:
-                             float(len(results["not_converged_stages"])),
-                             **outcome_metrics(results)})
-        guard = outcome.details.get("fine_tuning")
-        if guard is not None:
-            tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"]),
-                                 Metrics.KEPT_STAGE_ONE: float(guard["kept_stage1"])})
-        tracker.set_tags({Tags.CONVERGED: flag_tag(not results["not_converged_stages"]),
-                          Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"])})
-        if own_run:
-            tracker.set_tags({Tags.GAMMA: number_tag(outcome.details.get("chosen_gamma"))})
-        for path in (output / "results.json", *model_files, output / "config.yaml"):
-            tracker.log_artifact(path)
-        if outcome.bias_table is not None:
-            for path in write_bias_table(outcome.bias_table, output / Artifacts.BIAS_FOLDER):
-                tracker.log_artifact(path, Artifacts.BIAS_FOLDER)
+        results["model_files"] = [path.relative_to(output).as_posix() for path in model_files]
+        write_json_atomically(output / "results.json", results)
+        bias_files = ([] if outcome.bias_table is None else
+                      write_bias_table(outcome.bias_table, output / Artifacts.BIAS_FOLDER))
+        log_outcome(tracker, results, output, bias_files, own_run)
     except BaseException:
         tracker.close("FAILED")
         raise
     tracker.close()
     return results
+
+
+def log_outcome(tracker: Tracker, results: dict[str, Any], output: Path,
+                bias_files: list[Path], own_run: bool) -> None:
+    """What a finished run logs from its ``results.json`` and folder: test metrics, the
+    stages' best losses, convergence and the fine-tuning guard, and the files as artifacts."""
+    tracker.log_metrics({metric_on_test(key): value for key, value in results["test"].items()})
+    tracker.log_metrics({stage_metric(stage["name"], Metrics.BEST_VALIDATION_LOSS):
+                         stage["best_validation_loss"] for stage in results["stages"]})
+    tracker.log_metrics({Metrics.STAGES_STILL_IMPROVING:
+                         float(len(results["not_converged_stages"])),
+                         **outcome_metrics(results)})
+    guard = results["details"].get("fine_tuning")
+    if guard is not None:
+        tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"]),
+                             Metrics.KEPT_STAGE_ONE: float(guard["kept_stage1"])})
+    tracker.set_tags({Tags.CONVERGED: flag_tag(not results["not_converged_stages"]),
+                      Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"])})
+    if own_run:
+        tracker.set_tags({Tags.GAMMA: number_tag(results["details"].get("chosen_gamma"))})
+    model_files = [output / name for name in results["model_files"]]
+    for path in (output / "results.json", *model_files, output / "config.yaml"):
+        tracker.log_artifact(path)
+    for path in bias_files:
+        tracker.log_artifact(path, Artifacts.BIAS_FOLDER)
+
+
+def record_finished(tracker: Tracker, config: TrainConfig, output: Path,
+                    results: dict[str, Any]) -> None:
+    """Log a finished training of ``config`` from its folder as ``run`` logged it while
+    training (the parameters, every stage's validation history, then ``log_outcome``): for a
+    folder whose MLflow record is elsewhere or gone, such as a saved sweep's trial loaded on
+    another machine (``harness.sweeps.record``). Nothing is trained."""
+    tracker.log_params({**parameters_of(config),
+                        **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value
+                           for key, value in results["data"].items()}})
+    tracker.log_metric_entries([
+        (stage_metric(stage["name"], key), float(value), int(record["step"]))
+        for stage in results["stages"] for record in stage["history"]
+        for key, value in record.items() if key not in ("step", "epoch")])
+    bias_folder = output / Artifacts.BIAS_FOLDER
+    bias_files = sorted(bias_folder.iterdir()) if bias_folder.is_dir() else []
+    log_outcome(tracker, results, output, bias_files, own_run=False)
 
 
 def run_file(path: str | Path, output_dir: str | Path | None = None,

@@ -71,10 +71,11 @@ def test_provenance_names_date_profile_code_versions_and_data_hashes() -> None:
     made = datetime(2025, 3, 4, 5, 6, tzinfo=timezone.utc)
     made_line, code, data = versions.provenance(frame_of(runs), "smoke", made)
     assert made_line.startswith(f"Made 2025-03-04 05:06 UTC by harness report from {len(runs)} "
-                                "trial runs of profile smoke, started 1970-01-01.")
+                                "trial runs of profile smoke and seeds 0, 1, 2, started "
+                                "1970-01-01.")
     assert code == f"Code version: src:new ({len(runs) - 1} runs); src:old (1 run)."
     assert data == f"Data hash: sha256:d ({len(runs) - 1} runs); sha256:e (1 run)."
-    assert "profile default," in versions.provenance(frame_of(runs), None, made)[0]
+    assert "profile default and" in versions.provenance(frame_of(runs), None, made)[0]
 
 
 def test_two_molecules_data_differ_without_mixing_versions() -> None:
@@ -87,3 +88,19 @@ def test_two_molecules_data_differ_without_mixing_versions() -> None:
     frame = frame_of(runs + other)
     assert not versions.other_versions(frame).any()
     assert versions.summary_lines(frame) == []
+
+
+def test_a_report_of_some_seeds_keeps_their_trials_and_md_runs_and_names_them() -> None:
+    import pandas as pd
+
+    from harness.report.collect import of_seeds
+
+    trials = frame_of(toy_trials())
+    md = pd.DataFrame({"training_seed": ["0", "1", "2"], "stable": [1.0, 0.0, 1.0]})
+    kept, kept_md = of_seeds(trials, md, [0, 1])
+    assert set(kept["seed"]) == {0, 1} and len(kept) == (trials["seed"] != 2).sum()
+    assert list(kept_md["stable"]) == [1.0, 0.0]
+    made = datetime(2025, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert "of profile smoke and seeds 0, 1, started" in versions.provenance(kept, "smoke",
+                                                                             made)[0]
+    assert of_seeds(trials, md, None) == (trials, md)

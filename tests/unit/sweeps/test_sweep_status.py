@@ -43,8 +43,8 @@ def test_each_trial_shows_its_state_result_and_whether_it_reruns(tmp_path: Path)
     assert lines[0] == ("sweep tiny (profile default): 4 trials: 1 complete, 1 failed, "
                         "1 running, 1 waiting")
     assert lines[1] == "standard, budget 6, seed 0: test force MAE 1.234 kcal/mol/Å, 61 s"
-    assert lines[2].endswith("FAILED: RuntimeError: boom; reruns: its code or data changed "
-                             "(unless --keep-stale-results)")  # it recorded no versions
+    assert lines[2].endswith("FAILED: RuntimeError: boom; reruns: it failed before it ran "
+                             "(no code or data versions recorded)")
     assert lines[3].endswith(": running for 30 min (node:42)")
     assert lines[4].endswith(": waiting")
     changed = make_plan(parse_spec(tiny_spec(train={"loss": {"rho": 0.5}}), "tiny.yaml"),
@@ -75,3 +75,17 @@ def test_status_leaves_out_the_ani_cells_a_run_would_skip_and_says_so(
     assert lines[0].startswith("sweep tiny (profile default): 1 trials: 1 not queued")
     assert lines[1].startswith("skipping the 1 ANI-1ccx cell(s), 1 trial(s), of ")
     assert len(lines) == 3 and lines[2].startswith("standard, budget 6, seed 0: not queued")
+
+
+def test_a_trial_that_ran_with_other_code_reruns_for_that_reason(tmp_path: Path) -> None:
+    plan = make_plan(parse_spec(tiny_spec(), "tiny.yaml"), "tiny.yaml")
+    storage = open_storage(default_storage(tmp_path), plan.spec.scheduling)
+    study = open_study(storage, "tiny:default")
+    enqueue_missing(study, plan, "tiny.yaml")
+    done = claim_next(study, storage)
+    versions = trial_versions(done.user_attrs["config"]).as_tags()
+    set_attributes(storage, done, {"test": {"force_mae": 1.0}, "trial_seconds": 1.0,
+                                   **versions, "code_version": "src:older"})
+    tell(study, storage, done, 2.0)
+    assert status_lines(plan, study)[1].endswith(
+        "; reruns: its code or data changed (unless --keep-stale-results)")
