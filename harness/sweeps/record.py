@@ -28,11 +28,12 @@ import numpy as np
 from harness.data.store import write_json_atomically
 from harness.errors import ConfigError
 from harness.mlflow_record import Artifacts, Tags
+from harness.sweeps.databases import sqlite_path
 from harness.sweeps.plan import make_plan
 from harness.sweeps.runner import state_dir_of
 from harness.sweeps.spec import load_spec
 from harness.sweeps.status import existing_study
-from harness.sweeps.study import completed, key_states
+from harness.sweeps.study import completed, default_storage, key_states
 from harness.sweeps.trial_folder import STAMP, trial_folder
 from harness.versions import Versions, code_version, trial_versions
 
@@ -134,7 +135,7 @@ def load_record(spec_path: str, profile: str, record: Path,
         raise ConfigError(source, "sweep", f"saved from sweep {content['sweep']} (profile "
                           f"{content['profile']}), not {spec.name} (profile {spec.profile})")
     state_dir = state_dir_of(spec, state_root)
-    if (state_dir / "optuna.db").exists():
+    if sqlite_path(default_storage(state_dir)).exists():
         raise ConfigError(source, "sweep", f"{state_dir} already holds this sweep's study: "
                           "load into a sweep that has not run on this machine (move that "
                           "folder away first)")

@@ -419,15 +419,12 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
     own_run = tracker is None
     tracker = open_tracker(config, output, run_tags(config, splits)) if own_run else tracker
     try:
-        tracker.log_params({**parameters_of(config),
-                            **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value
-                               for key, value in sizes.items()}})
+        tracker.log_params(run_parameters(config, sizes))
 
         buffered = BufferedMetrics(tracker)
 
         def log_validation(stage: str, record: dict[str, float]) -> None:
-            buffered.add({stage_metric(stage, key): value for key, value in record.items()
-                          if key not in ("step", "epoch")}, step=int(record["step"]))
+            buffered.add(validation_metrics(stage, record), step=int(record["step"]))
 
         context = MethodContext(config, device, dtype, checkpoint_folder(output), log_validation,
                                 after_stage=buffered.flush)
@@ -469,6 +466,18 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
     return results
 
 
+def run_parameters(config: TrainConfig, sizes: dict[str, Any]) -> dict[str, Any]:
+    """A run's MLflow parameters: the config and the sizes its split really gave."""
+    return {**parameters_of(config),
+            **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value for key, value in sizes.items()}}
+
+
+def validation_metrics(stage: str, record: dict[str, float]) -> dict[str, float]:
+    """One validation record of ``stage`` as MLflow metrics (its step is the metric step)."""
+    return {stage_metric(stage, key): value for key, value in record.items()
+            if key not in ("step", "epoch")}
+
+
 def log_outcome(tracker: Tracker, results: dict[str, Any], output: Path,
                 bias_files: list[Path], own_run: bool) -> None:
     """What a finished run logs from its ``results.json`` and folder: test metrics, the
@@ -500,13 +509,11 @@ def record_finished(tracker: Tracker, config: TrainConfig, output: Path,
     training (the parameters, every stage's validation history, then ``log_outcome``): for a
     folder whose MLflow record is elsewhere or gone, such as a saved sweep's trial loaded on
     another machine (``harness.sweeps.record``). Nothing is trained."""
-    tracker.log_params({**parameters_of(config),
-                        **{f"{Params.ACTUAL_DATA_PREFIX}{key}": value
-                           for key, value in results["data"].items()}})
+    tracker.log_params(run_parameters(config, results["data"]))
     tracker.log_metric_entries([
-        (stage_metric(stage["name"], key), float(value), int(record["step"]))
+        (name, float(value), int(record["step"]))
         for stage in results["stages"] for record in stage["history"]
-        for key, value in record.items() if key not in ("step", "epoch")])
+        for name, value in validation_metrics(stage["name"], record).items()])
     bias_folder = output / Artifacts.BIAS_FOLDER
     bias_files = sorted(bias_folder.iterdir()) if bias_folder.is_dir() else []
     log_outcome(tracker, results, output, bias_files, own_run=False)
