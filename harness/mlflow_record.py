@@ -58,6 +58,10 @@ class Tags:
     GIT_DIRTY = "git_dirty"
     DATA_HASH = "data_hash"
     DATA_VERSION = "data_version"
+    # the machine that trained: numbers reproduce per kind of machine (results/README.md)
+    TORCH_VERSION = "torch_version"
+    CPU_CAPABILITY = "cpu_capability"  # the ATen kernels torch chose (AVX512, AVX2, ...)
+    ACCELERATOR = "accelerator"  # the CUDA device's name, or "none" on CPU
     # what training found
     CONVERGED = "training.converged"
     NOT_CONVERGED_STAGES = "training.not_converged_stages"

@@ -5,6 +5,9 @@ of the ``harness`` and ``models`` packages (sorted by path; no git needed, so an
 copied tree has one too), computed once per process. ``git_sha`` and ``git_dirty`` are kept
 beside it for tracing a run back to a commit.
 
+Machine: ``runtime`` names the torch release, the CPU kernels and the accelerator a training
+ran on; they do not make a result stale, but its digits depend on them.
+
 Data: ``data_hash`` is the hash of the content of every file a dataset consists of: the file
 itself, or for a harness dataset folder its ``dataset.json``, ``trajectory.npz`` and every
 label chunk. ``data_version`` is DVC's name for the same data (the md5 ``dvc.lock`` records)
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import torch
 import yaml
 
 from harness.data.store import chunk_paths
@@ -103,6 +107,15 @@ def code_version() -> dict[str, str]:
         changes = _git("status", "--porcelain", "--untracked-files=no")
         git = {Tags.GIT_SHA: sha, Tags.GIT_DIRTY: flag_tag(bool(changes))}
     return {Tags.CODE_VERSION: source_hash(), **git}
+
+
+def runtime(device: torch.device) -> dict[str, str]:
+    """The machine a training ran on, as tags: the same code and data give the same digits only
+    on the same torch release and kernels (``results/README.md``), so a result says which."""
+    accelerator = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
+    return {Tags.TORCH_VERSION: torch.__version__,
+            Tags.CPU_CAPABILITY: torch.backends.cpu.get_cpu_capability(),
+            Tags.ACCELERATOR: accelerator}
 
 
 def dataset_files(path: Path) -> list[Path]:

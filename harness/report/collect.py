@@ -43,11 +43,12 @@ from harness.mlflow_record import (
 )
 from harness.network import check_server, server_address
 from harness.redaction import redact, redact_text
+from harness.report.versions import RUNTIME_TAGS
 from harness.train.tracking import resolve_tracking_uri
 
 TRIAL_TAGS = (Tags.SWEEP, Tags.PROFILE, *SETTING_TAGS, Tags.GAMMA, Tags.SEED, Tags.TRIAL_KEY,
               Tags.SELECTED, Tags.FAILURE_REASON, Tags.CODE_VERSION, Tags.DATA_HASH,
-              Tags.SUPERSEDED)
+              Tags.SUPERSEDED, *RUNTIME_TAGS)
 TRIAL_METRICS = {**{metric_on_test(name): name
                     for name in ("force_mae", "force_rmse", "energy_mae")},
                  Metrics.VALIDATION_LOSS: "validation_loss",

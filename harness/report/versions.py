@@ -16,11 +16,14 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from harness.mlflow_record import Tags
 from harness.report.summary import MULTI_MOLECULE
 
 MARK = "†"
 VERSION_TAGS = ("code_version", "data_hash")
 UNRECORDED = "unrecorded"
+# The machine a trial trained on: its digits depend on it (results/README.md).
+RUNTIME_TAGS = (Tags.TORCH_VERSION, Tags.CPU_CAPABILITY, Tags.ACCELERATOR)
 # The trial columns that name the datasets a run read (with the multi-molecule method).
 DATA_SETTING = ("molecule", "accurate_level", "inaccurate_level")
 
@@ -126,7 +129,22 @@ def provenance(trials: pd.DataFrame, profile: str | None, made: datetime) -> lis
              f"{len(trials)} trial runs of profile {shown}{of_seeds}, started "
              f"{_dates(trials.get('start_time', pd.Series(dtype=float)))}."]
     for tag, recorded in counts(trials).items():
-        listed = "; ".join(f"{value} ({n} run{'s' if n > 1 else ''})"
-                           for value, n in recorded.items())
-        lines.append(f"{tag.replace('_', ' ').capitalize()}: {listed}.")
-    return lines
+        lines.append(f"{tag.replace('_', ' ').capitalize()}: {_listed(recorded)}.")
+    return lines + _machines(trials)
+
+
+def _listed(counted: dict[str, int]) -> str:
+    return "; ".join(f"{value} ({n} run{'s' if n > 1 else ''})" for value, n in counted.items())
+
+
+def _machines(trials: pd.DataFrame) -> list[str]:
+    """The line naming the torch release, CPU kernels and accelerator the trials trained on
+    (none when no trial recorded them: runs of code older than these tags)."""
+    if trials.empty or Tags.TORCH_VERSION not in trials:
+        return []
+    torch_version, kernels, accelerator = (_tag(trials, tag) for tag in RUNTIME_TAGS)
+    machines = ("torch " + torch_version + ", CPU kernels " + kernels + ", accelerator "
+                + accelerator).where(torch_version != UNRECORDED, UNRECORDED)
+    if (machines == UNRECORDED).all():
+        return []
+    return [f"Trained on: {_listed(machines.value_counts().to_dict())}."]

@@ -70,7 +70,7 @@ from harness.train.methods import (
 from harness.train.metrics import force_energy_metrics
 from harness.train.prediction import labels, predict
 from harness.train.tracking import BufferedMetrics, MlflowTracker, NullTracker, Tracker
-from harness.versions import code_version, trial_data_hash
+from harness.versions import code_version, runtime, trial_data_hash
 
 # Every method a config may name: this driver sits above both the engine and the baselines.
 METHODS: dict[str, MethodRunner] = {**TRAINING_METHODS, **BASELINE_METHODS}
@@ -437,6 +437,7 @@ def _run_in(config: TrainConfig, output: Path, started: float, splits: Splits,
             "name": config.name, "method": config.method,
             "model": outcome.model_name or config.model.name,
             "seed": config.seed, "device": str(device), "dtype": config.dtype,
+            "runtime": runtime(device),
             "test": metrics, "data": sizes,
             "budget_spent": labels_paid(config, sizes, outcome.details).spent,
             "budget_spent_all_molecules": pretraining_labels_paid(sizes),
@@ -493,7 +494,8 @@ def log_outcome(tracker: Tracker, results: dict[str, Any], output: Path,
         tracker.log_metrics({Metrics.FINE_TUNING_WORSE: float(guard["worse_than_stage1"]),
                              Metrics.KEPT_STAGE_ONE: float(guard["kept_stage1"])})
     tracker.set_tags({Tags.CONVERGED: flag_tag(not results["not_converged_stages"]),
-                      Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"])})
+                      Tags.NOT_CONVERGED_STAGES: ",".join(results["not_converged_stages"]),
+                      **results.get("runtime", {})})  # absent in results of older code
     if own_run:
         tracker.set_tags({Tags.GAMMA: number_tag(results["details"].get("chosen_gamma"))})
     model_files = [output / name for name in results["model_files"]]

@@ -165,3 +165,20 @@ def test_chosen_gamma_bias_and_budget_are_metrics_of_both_runs(record: dict[str,
         assert metrics[Metrics.BIAS_MEAN] == pytest.approx(details["bias_mean"])
         if "budget_spent" in results:  # results.json records it (the training driver's)
             assert metrics[Metrics.BUDGET_SPENT] == pytest.approx(results["budget_spent"])
+
+
+def test_both_runs_name_the_machine_they_trained_on(record: dict[str, Any]) -> None:
+    import torch
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=record["uri"])
+    experiment = client.get_experiment_by_name("record-train")
+    [training] = client.search_runs([experiment.experiment_id], run_filter(Role.TRAINING))
+    trial = client.get_run(record["trial_run_id"])
+    expected = {Tags.TORCH_VERSION: torch.__version__,
+                Tags.CPU_CAPABILITY: torch.backends.cpu.get_cpu_capability(),
+                Tags.ACCELERATOR: "none"}
+    for logged, results in ((training, record["training_results"]),
+                            (trial, record["trial_results"])):
+        assert results["runtime"] == expected
+        assert {tag: logged.data.tags[tag] for tag in expected} == expected

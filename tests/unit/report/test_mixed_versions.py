@@ -78,6 +78,19 @@ def test_provenance_names_date_profile_code_versions_and_data_hashes() -> None:
     assert "profile default and" in versions.provenance(frame_of(runs), None, made)[0]
 
 
+def test_provenance_names_the_machines_the_trials_trained_on() -> None:
+    runs = toy_trials()
+    made = datetime(2025, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert not any(line.startswith("Trained on")
+                   for line in versions.provenance(frame_of(runs), "smoke", made))
+    for run in runs[1:]:
+        run["tags"].update({"torch_version": "2.13.0+cpu", "cpu_capability": "AVX512",
+                            "accelerator": "none"})
+    machines = versions.provenance(frame_of(runs), "smoke", made)[-1]
+    assert machines == (f"Trained on: torch 2.13.0+cpu, CPU kernels AVX512, accelerator none "
+                        f"({len(runs) - 1} runs); unrecorded (1 run).")
+
+
 def test_two_molecules_data_differ_without_mixing_versions() -> None:
     runs = [versioned(standard(25, 0, 1.0), "src:a", "sha256:ethanol"),
             versioned(standard(25, 1, 1.2), "src:a", "sha256:ethanol")]
