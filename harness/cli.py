@@ -198,12 +198,13 @@ def _sweep_status(args: argparse.Namespace) -> None:
 
 
 def _sweep_save(args: argparse.Namespace) -> None:
-    from harness.sweeps.record import save_record
+    from harness.sweeps.record import DEFAULT_MAX_MODEL_MB, save_record
     from harness.sweeps.worker import STORAGE_ENV
 
     storage = args.storage or os.environ.get(STORAGE_ENV) or None
+    max_model_mb = DEFAULT_MAX_MODEL_MB if args.max_model_mb is None else args.max_model_mb
     saved = save_record(args.spec, args.profile, Path(args.out), storage,
-                        Path(args.state_dir) if args.state_dir else None)
+                        Path(args.state_dir) if args.state_dir else None, max_model_mb)
     print("\n".join(saved.lines()))
 
 
@@ -555,6 +556,9 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("spec", help="sweep spec, e.g. sweeps/ethanol-table.yaml")
     save.add_argument("--profile", default="default", help="smoke, default, paper, ...")
     save.add_argument("--out", required=True, help="record folder to write (replaced whole)")
+    save.add_argument("--max-model-mb", type=float,
+                      help="leave out model files larger than this, default 5 (their trials "
+                      "keep their metrics; record.json names them)")
     save.add_argument("--storage", help="Optuna storage URL (default: as harness sweep run)")
     save.add_argument("--state-dir", help="root of the sweeps' state folders "
                       "(default: runs/sweeps)")

@@ -5,7 +5,9 @@ on elsewhere only if its finished trials go with it. ``save`` copies, of every c
 what its training wrote besides checkpoints: ``results.json`` (metrics and every stage's
 validation history), ``config.yaml``, the model file(s), the bias table (``bias_weights.npz``)
 and the versions stamp, to ``<record>/trials/<trial key>/``, beside ``record.json`` (sweep,
-profile, and the code version and git commit it was saved with). ``load`` puts them back as
+profile, and the code version and git commit it was saved with). A model file larger than
+``max_model_mb`` (a fine-tuned ANI-1ccx ensemble is 10 MB) is left out, and ``record.json``
+names it: its trial's metrics load, but it has no model to run MD with. ``load`` puts them back as
 trial folders of a sweep that has not run on this machine; ``harness sweep run`` then logs
 each to the study and MLflow from its folder (the worker's record path: nothing is trained)
 and trains only the trials the record lacks.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ from harness.versions import Versions, code_version, trial_versions
 
 RECORD_FILE = "record.json"
 SAVED_FILES = ("results.json", "config.yaml", STAMP)
+DEFAULT_MAX_MODEL_MB = 5.0
+MEGABYTE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -49,34 +53,40 @@ class SavedTrials:
     left_out: dict[str, int]
     folder: Path
     verb: str
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         lines = [f"{self.verb} {self.done} trial(s): {self.folder}"]
         lines += [f"left out {count} trial(s): {why}"
                   for why, count in self.left_out.items() if count]
-        return lines
+        return lines + self.notes
 
 
-def _trial_files(folder: Path) -> list[str]:
-    """The files of a finished trial folder worth keeping, relative to it."""
+def _trial_files(folder: Path, max_model_bytes: float) -> tuple[list[str], list[str]]:
+    """The files of a finished trial folder worth keeping, and its model files left out for
+    their size, relative to it."""
     results = json.loads((folder / "results.json").read_text())
+    models = results.get("model_files", [])
+    too_large = [name for name in models if (folder / name).stat().st_size > max_model_bytes]
     bias = Path(Artifacts.BIAS_FOLDER) / Artifacts.BIAS_TABLE_FILE
-    extra = [*results.get("model_files", []),
+    extra = [*(name for name in models if name not in too_large),
              *([bias.as_posix()] if (folder / bias).is_file() else [])]
-    return [*SAVED_FILES, *extra]
+    return [*SAVED_FILES, *extra], too_large
 
 
 def save_record(spec_path: str, profile: str, out: Path, storage_url: str | None = None,
-                state_root: Path | None = None) -> SavedTrials:
+                state_root: Path | None = None,
+                max_model_mb: float = DEFAULT_MAX_MODEL_MB) -> SavedTrials:
     """Copy every complete trial of the sweep into the record folder ``out`` (replaced whole,
-    written beside it first, so that a failed save leaves the old record)."""
+    written beside it first, so that a failed save leaves the old record), without model files
+    over ``max_model_mb`` megabytes."""
     spec = load_spec(spec_path, profile, [])
     plan = make_plan(spec, spec_path)
     states = key_states(existing_study(spec, spec_path, storage_url, state_root), plan)
     state_dir = state_dir_of(spec, state_root)
     partial = out.with_name(f"{out.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    saved, without_folder = [], 0
+    saved, without_folder, models_left_out = [], 0, {}
     for trial in plan.trials:
         if completed(states[trial.key]) is None:
             continue
@@ -84,19 +94,25 @@ def save_record(spec_path: str, profile: str, out: Path, storage_url: str | None
         if not (folder / "results.json").is_file() or not (folder / STAMP).is_file():
             without_folder += 1
             continue
-        for name in _trial_files(folder):
+        kept, too_large = _trial_files(folder, max_model_mb * MEGABYTE)
+        if too_large:
+            models_left_out[trial.key] = too_large
+        for name in kept:
             target = trial_folder(partial, trial.key) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / name, target)
         saved.append(trial.key)
     write_json_atomically(partial / RECORD_FILE, {
         "sweep": spec.name, "profile": spec.profile, "saved_with": code_version(),
-        "trials": saved})
+        "trials": saved, "max_model_mb": max_model_mb, "models_left_out": models_left_out})
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)
+    without_model = [f"saved {len(models_left_out)} trial(s) without their model file(s) over "
+                     f"{max_model_mb:g} MB (metrics only, no MD on them): "
+                     f"{', '.join(models_left_out)}"] if models_left_out else []
     return SavedTrials(len(saved), {"complete in the study, but their folder is gone":
-                                    without_folder}, out, "saved")
+                                    without_folder}, out, "saved", without_model)
 
 
 def _read_record(record: Path) -> dict[str, Any]:
@@ -108,9 +124,9 @@ def _read_record(record: Path) -> dict[str, Any]:
                           "(`harness sweep save` writes one)") from None
     except json.JSONDecodeError as error:
         raise ConfigError(str(path), RECORD_FILE, f"not JSON: {error}") from None
-    for field in ("sweep", "profile", "saved_with", "trials"):
-        if field not in content:
-            raise ConfigError(str(path), field, "missing")
+    for name in ("sweep", "profile", "saved_with", "trials"):
+        if name not in content:
+            raise ConfigError(str(path), name, "missing")
     return content
 
 

@@ -510,7 +510,8 @@ def record_finished(tracker: Tracker, config: TrainConfig, output: Path,
     """Log a finished training of ``config`` from its folder as ``run`` logged it while
     training (the parameters, every stage's validation history, then ``log_outcome``): for a
     folder whose MLflow record is elsewhere or gone, such as a saved sweep's trial loaded on
-    another machine (``harness.sweeps.record``). Nothing is trained."""
+    another machine (``harness.sweeps.record``; its model may have been left out for its size).
+    Nothing is trained."""
     tracker.log_params(run_parameters(config, results["data"]))
     tracker.log_metric_entries([
         (name, float(value), int(record["step"]))
@@ -518,7 +519,9 @@ def record_finished(tracker: Tracker, config: TrainConfig, output: Path,
         for name, value in validation_metrics(stage["name"], record).items()])
     bias_folder = output / Artifacts.BIAS_FOLDER
     bias_files = sorted(bias_folder.iterdir()) if bias_folder.is_dir() else []
-    log_outcome(tracker, results, output, bias_files, own_run=False)
+    present = [name for name in results["model_files"] if (output / name).is_file()]
+    log_outcome(tracker, {**results, "model_files": present}, output, bias_files,
+                own_run=False)
 
 
 def run_file(path: str | Path, output_dir: str | Path | None = None,

@@ -101,6 +101,33 @@ def test_a_loaded_record_is_recorded_again_without_training(saved: tuple[Path, P
         <= artifacts
 
 
+def test_a_model_over_the_size_limit_is_left_out_and_its_trial_still_loads(
+        saved: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    spec, original, _ = saved
+    record = tmp_path / "record"
+    completed = harness("sweep", "save", str(spec), "--out", str(record), "--state-dir",
+                        str(original / "state"), "--max-model-mb", "0.001")
+    assert completed.returncode == 0, completed.stderr
+    assert "saved 3 trial(s) without their model file(s) over 0.001 MB" in completed.stdout
+    content = json.loads((record / "record.json").read_text())
+    assert content["models_left_out"] == {key: ["model.pt"] for key in KEYS}
+    assert not list(record.rglob("model.pt"))
+
+    loaded = harness("sweep", "load", str(spec), str(record), "--state-dir",
+                     str(tmp_path / "state"))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "3 of 3 trials complete" in run_sweep(sweep_command(spec, tmp_path)).stdout
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri(tmp_path))
+    for key, run in by_key(tmp_path).items():
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["test.force_mae"] == \
+            by_key(original)[key].data.metrics["test.force_mae"]
+        artifacts = {info.path for info in client.list_artifacts(run.info.run_id)}
+        assert "results.json" in artifacts and "model.pt" not in artifacts
+
+
 def test_load_refuses_a_folder_where_the_sweep_ran(saved: tuple[Path, Path, Path]) -> None:
     spec, original, record = saved
     completed = harness("sweep", "load", str(spec), str(record), "--state-dir",
