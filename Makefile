@@ -6,13 +6,27 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install repro test test-slow lint
+EXTRAS := generate,bench,baselines,mace,dev
+FRESH := .venv-constraints
 
-$(INSTALLED): pyproject.toml
+.PHONY: install repro test test-slow lint constraints
+
+# constraints.txt pins every package to the versions the committed numbers were made with.
+$(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[generate,bench,baselines,mace,dev]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[$(EXTRAS)]'
 	touch $(INSTALLED)
+
+# The newest releases pyproject.toml allows, frozen (torch without its +cpu build label, so
+# that CUDA builds satisfy it too).
+constraints:
+	rm -rf $(FRESH) && $(PYTHON) -m venv $(FRESH)
+	$(FRESH)/bin/python -m pip install --quiet --upgrade pip
+	$(FRESH)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	{ sed -n '1,3p' constraints.txt; $(FRESH)/bin/python -m pip freeze --exclude-editable \
+		| sed 's/^\(torch==[^+]*\)+.*/\1/'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(FRESH)
 
 install: $(INSTALLED)
 
