@@ -11,6 +11,7 @@ never set up is an error, not an empty study.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from pathlib import Path
 
 import optuna
@@ -48,8 +49,10 @@ def trial_state(attempts: list[FrozenTrial]) -> str:
     return "running" if running else "waiting"
 
 
-def attempt_text(attempts: list[FrozenTrial], state: str, now: dt.datetime) -> str:
-    """What the trial in ``state`` is doing, or how it ended."""
+def attempt_text(attempts: list[FrozenTrial], state: str, now: dt.datetime,
+                 silent: frozenset[int] = frozenset()) -> str:
+    """What the trial in ``state`` is doing, or how it ended; ``silent``: Optuna's ids of the
+    running attempts whose worker stopped beating for longer than the grace period."""
     if state == "not queued":
         return "not queued (harness sweep run queues it)"
     if state in ("complete", "failed"):
@@ -60,11 +63,16 @@ def attempt_text(attempts: list[FrozenTrial], state: str, now: dt.datetime) -> s
     since = attempt.datetime_start
     elapsed = "" if since is None else f" for {duration_text((now - since).total_seconds())}"
     worker = attempt.user_attrs.get("worker")
-    return f"running{elapsed}" + ("" if worker is None else f" ({worker})")
+    text = f"running{elapsed}" + ("" if worker is None else f" ({worker})")
+    if attempt._trial_id in silent:
+        text += ("; its worker stopped reporting (no heartbeat within the grace period): "
+                 "the next `harness sweep run` fails and retries it")
+    return text
 
 
-def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None) -> list[str]:
-    """The count line, then one line per trial in plan order."""
+def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None,
+                 silent: frozenset[int] = frozenset()) -> list[str]:
+    """The count line, then one line per trial in plan order (``silent``: as ``attempt_text``)."""
     states = key_states(study, plan)
     now = now or dt.datetime.now()
     respecified = set(respecified_keys(states, plan))
@@ -75,7 +83,7 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
         attempts = states[trial.key]
         state = trial_state(attempts)
         counts[state] += 1
-        text = attempt_text(attempts, state, now)
+        text = attempt_text(attempts, state, now, silent)
         if trial.key in respecified:
             text += "; reruns: its training config changed"
         elif trial.key in stale and ran_with(attempts) is None:
@@ -91,7 +99,8 @@ def status_lines(plan: Plan, study: optuna.Study, now: dt.datetime | None = None
 def existing_study(spec: SweepSpec, spec_path: str, storage_url: str | None,
                    state_root: Path | None) -> optuna.Study:
     """The sweep's study, opened without creating anything: a sweep never set up is an
-    error."""
+    error. Its storage knows the spec's heartbeat interval and grace period, so that
+    ``silent_attempts`` can tell running attempts whose worker has gone."""
     url = storage_url or default_storage(state_dir_of(spec, state_root))
     database = sqlite_path(url)
     missing = ConfigError(spec_path, "name", f"no study '{study_name(spec)}' in {redact(url)}: "
@@ -101,10 +110,24 @@ def existing_study(spec: SweepSpec, spec_path: str, storage_url: str | None,
     check_storage(url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return optuna.load_study(study_name=study_name(spec),
-                                 storage=RDBStorage(url, skip_table_creation=True))
+        with warnings.catch_warnings():  # Optuna calls its heartbeat arguments experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = RDBStorage(url, skip_table_creation=True,
+                                 heartbeat_interval=spec.scheduling.heartbeat_seconds,
+                                 grace_period=spec.scheduling.grace_seconds)
+        return optuna.load_study(study_name=study_name(spec), storage=storage)
     except KeyError:
         raise missing from None
+
+
+def silent_attempts(study: optuna.Study) -> frozenset[int]:
+    """Optuna's ids of the RUNNING attempts without a heartbeat within the grace period: their
+    worker was killed or its machine went away (``harness sweep run`` fails and requeues them
+    through Optuna's stale-trial check, which this reads without acting on)."""
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)  # load_study wraps an RDBStorage in a cache
+    study_id = rdb.get_study_id_from_name(study.study_name)
+    return frozenset(rdb._get_stale_trial_ids(study_id))
 
 
 def sweep_status(spec_path: str, profile: str, storage_url: str | None,
@@ -112,5 +135,6 @@ def sweep_status(spec_path: str, profile: str, storage_url: str | None,
     """Status lines of the sweep ``spec_path`` under ``profile`` (its study must exist)."""
     spec = load_spec(spec_path, profile, overrides or [])
     plan, skipped = without_unavailable_baselines(make_plan(spec, spec_path), spec_path)
-    lines = status_lines(plan, existing_study(spec, spec_path, storage_url, state_root))
+    study = existing_study(spec, spec_path, storage_url, state_root)
+    lines = status_lines(plan, study, silent=silent_attempts(study))
     return [lines[0], *skipped, *lines[1:]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from spec_toy import tiny_spec, write_spec
 from harness.errors import ConfigError
 from harness.sweeps.plan import make_plan
 from harness.sweeps.spec import parse_spec
-from harness.sweeps.status import status_lines, sweep_status
+from harness.sweeps.status import silent_attempts, status_lines, sweep_status
 from harness.sweeps.study import (
     claim_next,
     default_storage,
@@ -89,3 +90,20 @@ def test_a_trial_that_ran_with_other_code_reruns_for_that_reason(tmp_path: Path)
     tell(study, storage, done, 2.0)
     assert status_lines(plan, study)[1].endswith(
         "; reruns: its code or data changed (unless --keep-stale-results)")
+
+
+def test_a_running_trial_whose_worker_went_silent_says_it_will_be_retried(tmp_path: Path
+                                                                          ) -> None:
+    plan = make_plan(parse_spec(tiny_spec(scheduling={"heartbeat_seconds": 1,
+                                                      "grace_seconds": 2}), "tiny.yaml"),
+                     "tiny.yaml")
+    storage = open_storage(default_storage(tmp_path), plan.spec.scheduling)
+    study = open_study(storage, "tiny:default")
+    enqueue_missing(study, plan, "tiny.yaml")
+    running = claim_next(study, storage)  # its first heartbeat, and no worker beating after
+    assert silent_attempts(study) == frozenset()
+    time.sleep(3)
+    assert silent_attempts(study) == {running._trial_id}
+    line = status_lines(plan, study, silent=silent_attempts(study))[1]
+    assert line.endswith("; its worker stopped reporting (no heartbeat within the grace "
+                         "period): the next `harness sweep run` fails and retries it")
