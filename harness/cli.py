@@ -134,6 +134,14 @@ def _bench_stopping(args: argparse.Namespace) -> None:
         print("\n".join(format_summary(replays, patience)))
 
 
+def _bench_decays(args: argparse.Namespace) -> None:
+    from harness.bench.plateau_decays import folder_decays, format_summary
+
+    for window in args.window:
+        decays = folder_decays([Path(folder) for folder in args.folders], window)
+        print("\n".join(format_summary(decays, window)))
+
+
 def _bench_bad_input(args: argparse.Namespace) -> None:
     from harness.bench.bad_input import markdown, run_all
 
@@ -498,6 +506,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="relative improvement that counts as progress (default: "
                                 "the schedules' default)")
     bench_stopping.set_defaults(run=_bench_stopping)
+    bench_decays = bench.add_parser(
+        "decays", help="whether each learning-rate decay of the recorded stages came at a "
+        "plateau: the fall of the best validation loss before and after it")
+    bench_decays.add_argument("folders", nargs="+",
+                              help="folders searched for results.json (trial folders, records)")
+    bench_decays.add_argument("--window", type=int, nargs="+", default=[500, 1000],
+                              help="steps before and after each decay")
+    bench_decays.set_defaults(run=_bench_decays)
     bench_bad_input = bench.add_parser(
         "bad-input", help="every kind of bad input on the real CLI: message, exit status, "
         "what is left on disk (markdown)")

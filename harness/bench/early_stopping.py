@@ -12,7 +12,7 @@ default ``early_stopping_patience`` of each kind of stage (``results/README.md``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +36,7 @@ class Replay:
 
     @property
     def kind(self) -> str:
-        """The stage's kind: its name without the gamma and learning-rate suffixes."""
-        return self.stage.split("_gamma")[0].split("_lr_x")[0]
+        return stage_kind(self.stage)
 
     @property
     def loss_rise(self) -> float:
@@ -62,20 +61,27 @@ def replay_stage(trial: str, stage: dict, patience: int, threshold: float) -> Re
     return Replay(trial, stage["name"], steps, steps, best, best)
 
 
-def replay_folders(folders: Iterable[Path], patience: int,
-                   threshold: float = DEFAULT_THRESHOLD) -> list[Replay]:
-    """Every stage of every ``results.json`` under ``folders``, replayed with ``patience``."""
-    replays = []
+def recorded_stages(folders: Iterable[Path]) -> Iterator[tuple[str, dict]]:
+    """(trial folder, stage) of every stage of every ``results.json`` under ``folders``."""
     for folder in folders:
         if not Path(folder).is_dir():
             raise DataError(str(folder), "path", "no such folder")
         for path in sorted(Path(folder).rglob("results.json")):
-            results = json.loads(path.read_text())
-            for stage in results.get("stages", []):
-                replay = replay_stage(str(path.parent), stage, patience, threshold)
-                if replay is not None:
-                    replays.append(replay)
-    return replays
+            for stage in json.loads(path.read_text()).get("stages", []):
+                yield str(path.parent), stage
+
+
+def stage_kind(stage: str) -> str:
+    """A stage's kind: its name without the gamma and learning-rate suffixes."""
+    return stage.split("_gamma")[0].split("_lr_x")[0]
+
+
+def replay_folders(folders: Iterable[Path], patience: int,
+                   threshold: float = DEFAULT_THRESHOLD) -> list[Replay]:
+    """Every stage of every ``results.json`` under ``folders``, replayed with ``patience``."""
+    replays = (replay_stage(trial, stage, patience, threshold)
+               for trial, stage in recorded_stages(folders))
+    return [replay for replay in replays if replay is not None]
 
 
 def format_summary(replays: list[Replay], patience: int) -> list[str]:
