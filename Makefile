@@ -24,7 +24,7 @@ constraints:
 	rm -rf $(FRESH) && $(PYTHON) -m venv $(FRESH)
 	$(FRESH)/bin/python -m pip install --quiet --upgrade pip
 	$(FRESH)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
-	{ sed -n '1,3p' constraints.txt; $(FRESH)/bin/python -m pip freeze --exclude-editable \
+	{ grep '^#' constraints.txt; $(FRESH)/bin/python -m pip freeze --exclude-editable \
 		| sed 's/^\(torch==[^+]*\)+.*/\1/'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf $(FRESH)
 

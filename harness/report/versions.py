@@ -140,8 +140,6 @@ def _listed(counted: dict[str, int]) -> str:
 def _machines(trials: pd.DataFrame) -> list[str]:
     """The line naming the torch release, CPU kernels and accelerator the trials trained on
     (none when no trial recorded them: runs of code older than these tags)."""
-    if trials.empty or Tags.TORCH_VERSION not in trials:
-        return []
     torch_version, kernels, accelerator = (_tag(trials, tag) for tag in RUNTIME_TAGS)
     machines = ("torch " + torch_version + ", CPU kernels " + kernels + ", accelerator "
                 + accelerator).where(torch_version != UNRECORDED, UNRECORDED)
