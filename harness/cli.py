@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 
 
 def _data_generate(args: argparse.Namespace) -> None:
@@ -287,11 +287,31 @@ def _export(args: argparse.Namespace) -> None:
 def _report(args: argparse.Namespace) -> None:
     from harness.report.build import build_report
 
+    if args.from_reports:
+        _merged_report(args)
+        return
     outcome = build_report(args.tracking_uri or None, args.experiment, Path(args.out),
                            args.profile or None, args.seeds)
     print("\n".join(outcome.headline))
     print(f"report: {outcome.folder / 'report.md'} ({len(outcome.files)} files; logged to "
           f"MLflow run(s) {', '.join(outcome.logged_to)})")
+
+
+def _merged_report(args: argparse.Namespace) -> None:
+    from harness.report.merge import merge_reports
+
+    given = [flag for flag, value in (("--tracking-uri", args.tracking_uri),
+                                      ("--experiment", args.experiment),
+                                      ("--profile", args.profile), ("--seeds", args.seeds))
+             if value]
+    if given:
+        raise ConfigError("harness report", given[0], "reads MLflow; --from-reports reads the "
+                          "reports' results.csv instead: give one or the other")
+    lines, files = merge_reports([Path(folder) for folder in args.from_reports],
+                                 Path(args.out))
+    print("\n".join(lines))
+    print(f"report: {Path(args.out).resolve() / 'report.md'} ({len(files)} files, from "
+          f"{len(args.from_reports)} reports)")
 
 
 def _add_md_commands(commands: argparse._SubParsersAction) -> None:
@@ -613,6 +633,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                         help="only these training seeds (default: all), e.g. the finished "
                         "seeds of a sweep still running")
+    report.add_argument("--from-reports", nargs="+", metavar="FOLDER",
+                        help="instead of MLflow, merge the results.csv of these report folders "
+                        "(e.g. one table's budgets, recorded in different stores)")
     report.set_defaults(run=_report)
     return parser
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -236,10 +237,17 @@ def build_report(tracking_uri: str | None, experiments: list[str] | None, out: P
     store = collect.Store(store.uri, store.client,
                           _reported_experiments(store, trials, md, bool(experiments)))
     out = out.resolve()
+    lines = write_atomically(out, lambda staging: _write(staging, store, trials, md, profile))
+    files = sorted(path for path in out.rglob("*") if path.is_file())
+    return ReportOutcome(out, files, log_report(store, out), lines)
+
+
+def write_atomically(out: Path, write: Callable[[Path], tuple[Path, list[str]]]) -> list[str]:
+    """Let ``write`` fill a folder inside a staging folder beside ``out`` (it returns that
+    folder and the headline), then swap the folder in for ``out``; returns the headline."""
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=_staging_prefix(out)) as staging:
-        folder, lines = _write(Path(staging), store, trials, md, profile)
+        folder, lines = write(Path(staging))
         _swap_in(folder, out)
-    files = sorted(path for path in out.rglob("*") if path.is_file())
-    return ReportOutcome(out, files, log_report(store, out), lines)
+    return lines
