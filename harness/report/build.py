@@ -190,12 +190,18 @@ def _write(staging: Path, store: collect.Store, trials: pd.DataFrame, md: pd.Dat
     bias_data = collect.download_bias_tables(store, trials, staging / "artifacts")
     title = "ASTEROID harness report: " + ", ".join(sorted(set(store.experiments.values())))
     report, metrics = assemble(title, trials, md, bias_data, folder / FIGURES, profile)
-    collect.results_table(trials).to_csv(folder / "results.csv", index=False,
-                                         float_format="%.6g")
+    write_files(folder, report, metrics, collect.results_table(trials))
+    return folder, report.headline
+
+
+def write_files(folder: Path, report: Report, metrics: dict[str, Any],
+                results: pd.DataFrame) -> None:
+    """A report folder's files beside its figures: results.csv, metrics.json, report.md and
+    report.html."""
+    results.to_csv(folder / "results.csv", index=False, float_format="%.6g")
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     (folder / "report.md").write_text(markdown(report), encoding="utf-8")
     (folder / "report.html").write_text(html(report, folder), encoding="utf-8")
-    return folder, report.headline
 
 
 def _reported_experiments(store: collect.Store, trials: pd.DataFrame, md: pd.DataFrame,
@@ -237,17 +243,19 @@ def build_report(tracking_uri: str | None, experiments: list[str] | None, out: P
     store = collect.Store(store.uri, store.client,
                           _reported_experiments(store, trials, md, bool(experiments)))
     out = out.resolve()
-    lines = write_atomically(out, lambda staging: _write(staging, store, trials, md, profile))
-    files = sorted(path for path in out.rglob("*") if path.is_file())
+    lines, files = write_atomically(
+        out, lambda staging: _write(staging, store, trials, md, profile))
     return ReportOutcome(out, files, log_report(store, out), lines)
 
 
-def write_atomically(out: Path, write: Callable[[Path], tuple[Path, list[str]]]) -> list[str]:
+def write_atomically(out: Path, write: Callable[[Path], tuple[Path, list[str]]]
+                     ) -> tuple[list[str], list[Path]]:
     """Let ``write`` fill a folder inside a staging folder beside ``out`` (it returns that
-    folder and the headline), then swap the folder in for ``out``; returns the headline."""
+    folder and the headline), then swap the folder in for ``out``; returns the headline and
+    the files of ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=_staging_prefix(out)) as staging:
         folder, lines = write(Path(staging))
         _swap_in(folder, out)
-    return lines
+    return lines, sorted(path for path in out.rglob("*") if path.is_file())

@@ -10,7 +10,6 @@ gamma curves need the MLflow record.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,15 +19,12 @@ import pandas as pd
 from harness.errors import ConfigError
 from harness.report import figures, tables, versions
 from harness.report.arms import comparisons
-from harness.report.build import FIGURES, write_atomically
+from harness.report.build import FIGURES, write_atomically, write_files
 from harness.report.collect import RESULT_COLUMNS
 from harness.report.document import Report, Section
 from harness.report.headline import headline, headline_metrics
-from harness.report.render import html, markdown
 
 RESULTS = "results.csv"
-TEXT_COLUMNS = ("sweep", "molecule", "model", "method", "cost_ratio", "inaccurate_level",
-                "status", "code_version", "data_hash", "run_id")
 CONVERGENCE_FLAGS = ("stages_still_improving", "fine_tuning_worse", "kept_stage1")
 NUMBER_COLUMNS = ("budget", "gamma", "force_mae", "force_rmse", "energy_mae", "wall_seconds")
 
@@ -62,10 +58,10 @@ def merged_trials(folders: list[Path]) -> pd.DataFrame:
     twice = frame[frame["run_id"].duplicated(keep=False)]
     if not twice.empty:
         first = twice.iloc[0]["run_id"]
-        places = ", ".join(twice[twice["run_id"] == first]["source"])
-        raise ConfigError(Path(places.split(", ")[0]) / RESULTS, "run_id",
-                          f"run {first} is in more than one report ({places}): merge reports "
-                          "of different trials")
+        places = list(twice[twice["run_id"] == first]["source"])
+        raise ConfigError(Path(places[0]) / RESULTS, "run_id",
+                          f"run {first} is in more than one report ({', '.join(places)}): "
+                          "merge reports of different trials")
     # results.csv carries neither the accurate level and gamma scale (both read as
     # unrecorded) nor the convergence flags (their caveats stay in the source reports)
     return frame.assign(accurate_level="", gamma_scale="", **{flag: math.nan
@@ -112,19 +108,12 @@ def merge_reports(folders: list[Path], out: Path) -> tuple[list[str], list[Path]
     report.html, figures/) atomically from the reports in ``folders``; returns the headline
     and the files written."""
     trials = merged_trials(folders)
-    out = out.resolve()
 
     def write(staging: Path) -> tuple[Path, list[str]]:
         folder = staging / "report"
         (folder / FIGURES).mkdir(parents=True)
         report, metrics = assemble(trials, folder / FIGURES)
-        trials.loc[:, [*RESULT_COLUMNS, "source"]].to_csv(folder / RESULTS, index=False,
-                                                           float_format="%.6g")
-        (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True)
-                                             + "\n")
-        (folder / "report.md").write_text(markdown(report), encoding="utf-8")
-        (folder / "report.html").write_text(html(report, folder), encoding="utf-8")
+        write_files(folder, report, metrics, trials.loc[:, [*RESULT_COLUMNS, "source"]])
         return folder, report.headline
 
-    lines = write_atomically(out, write)
-    return lines, sorted(path for path in out.rglob("*") if path.is_file())
+    return write_atomically(out.resolve(), write)
