@@ -60,10 +60,10 @@ def split_multi_fidelity(
     _require_available(accurate, "n_test", n_test, len(accurate), "accurate frames")
     _require_available(accurate, "n_validation", n_validation, len(accurate) - n_test,
                        f"accurate frames left after {n_test} test frames")
-    held_out_order = np.random.default_rng(split_seed).permutation(len(accurate))
+    held_out_order = _held_out_order(len(accurate), split_seed)
     test = accurate.subset(held_out_order[:n_test])
     validation = accurate.subset(held_out_order[n_test:n_test + n_validation])
-    held_out = accurate.subset(held_out_order[:n_test + n_validation])
+    held_out = held_out_frames(accurate, n_validation, n_test, split_seed)
 
     accurate_pool = _pool_without(accurate, held_out_order[n_test + n_validation:], held_out)
     _require_available(accurate, "n_accurate_train", n_accurate_train, len(accurate_pool),
@@ -76,6 +76,19 @@ def split_multi_fidelity(
         inaccurate_train=_inaccurate_train(inaccurate, n_inaccurate_train, held_out, train_seed,
                                            cap_inaccurate),
     )
+
+
+def held_out_frames(accurate: FrameSet, n_validation: int, n_test: int,
+                    split_seed: int) -> FrameSet:
+    """The test and validation frames that every split of ``accurate`` with these settings
+    holds out, whatever its budget and training seed; no training pool may hold their
+    configurations, so cheap labels of them are never used (``harness data label``
+    ``--skip-held-out`` leaves them unlabelled)."""
+    return accurate.subset(_held_out_order(len(accurate), split_seed)[:n_test + n_validation])
+
+
+def _held_out_order(n_frames: int, split_seed: int) -> np.ndarray:
+    return np.random.default_rng(split_seed).permutation(n_frames)
 
 
 def _inaccurate_train(inaccurate: FrameSet | None, n_inaccurate_train: int, held_out: FrameSet,

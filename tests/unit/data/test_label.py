@@ -3,18 +3,22 @@ that loads, keeps the source's labels and atom order, resumes, and refuses bad i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from harness.cli import main
-from harness.data.label.pipeline import LabelPlan, label_dataset
+from harness.cli import build_parser, main
+from harness.data.label.pipeline import HeldOut, LabelPlan, label_dataset
 from harness.data.label.source import read_geometries
+from harness.data.pairing import matches_any
 from harness.data.readers import load_any
+from harness.data.splits import split_multi_fidelity
 from harness.data.store import load_dataset
 from harness.data.writers import write_extxyz
 from harness.errors import DataError
+from harness.train.config import DataSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 ETHANOL = ROOT / "data" / "ethanol"
@@ -155,3 +159,48 @@ def test_progress_off_a_terminal_is_one_plain_line_per_chunk(xtb_extxyz, tmp_pat
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [
         f"labels mmff94: chunk {number}/3 written" for number in (1, 2, 3)]
+
+
+def test_skip_held_out_labels_exactly_the_frames_training_can_draw(ethanol, tmp_path,
+                                                                   monkeypatch):
+    """With --skip-held-out the cheap level covers the frames a split leaves for training and
+    nothing else: the split draws its whole cheap pool from them, and a held-out frame's
+    duplicate elsewhere in the file is skipped too."""
+    held_rows = np.random.default_rng(0).permutation(31)[:15]  # the split's, as in splits.py
+    assert 30 in held_rows  # so the copy below is held out and its original must be skipped
+    original = min(set(range(30)) - set(held_rows.tolist()))
+    with_duplicate = ethanol["ccsd"].subset(np.r_[np.arange(30), original])
+    source = write_extxyz(with_duplicate, tmp_path / "ethanol-ccsd.extxyz")
+    monkeypatch.setattr("harness.data.label.pipeline.make_labeler",
+                        lambda *_: CountingLabeler("mmff94"))
+    held_out = HeldOut(n_validation=5, n_test=10, split_seed=0)
+    out = label_dataset(source, tmp_path / "out",
+                        LabelPlan(levels=("mmff94",), skip_held_out=held_out), progress=False)
+    dataset = load_any(out)
+    accurate, cheap = dataset["ccsd"], dataset["mmff94"]
+    assert len(accurate) == 31 and len(cheap) == 31 - 15 - 1
+    split = split_multi_fidelity(accurate, cheap, n_accurate_train=3, n_inaccurate_train=15,
+                                 n_validation=5, n_test=10, split_seed=0)
+    assert sorted(split.inaccurate_train.frame_ids.tolist()) == sorted(cheap.frame_ids.tolist())
+    held = np.concatenate([split.validation.positions, split.test.positions])
+    assert not matches_any(cheap, replace(accurate.subset(np.arange(15)), positions=held)).any()
+    card = (out / "CARD.md").read_text()
+    assert "skip the 10 test and 5 validation frames of level `ccsd`" in card
+
+
+def test_skip_held_out_defaults_are_the_training_defaults():
+    data_fields = DataSettings.model_fields
+    assert (HeldOut().n_validation, HeldOut().n_test, HeldOut().split_seed) == (
+        data_fields["n_validation"].default, data_fields["n_test"].default,
+        data_fields["split_seed"].default)
+    args = build_parser().parse_args(["data", "label", "a.npz", "out", "--all",
+                                      "--skip-held-out"])
+    assert (args.n_validation, args.n_test, args.split_seed) == (
+        HeldOut().n_validation, HeldOut().n_test, HeldOut().split_seed)
+
+
+def test_skip_held_out_without_enough_accurate_frames_is_refused(xtb_extxyz, tmp_path):
+    with pytest.raises(DataError, match="fewer than the 550"):
+        label_dataset(xtb_extxyz, tmp_path / "out",
+                      LabelPlan(levels=("mmff94",), skip_held_out=HeldOut()), progress=False)
+    assert not (tmp_path / "out.partial").exists()
