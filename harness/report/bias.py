@@ -31,6 +31,7 @@ def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.nd
         table = bias_tables[trial.run_id]
         weights = table.get(weight_column(trial.gamma))
         rows.append({**{key: getattr(trial, key) for key in GROUP},
+                     "weight_resolution": getattr(trial, "weight_resolution", ""),
                      "seed": trial.seed, "selected": trial.selected, "run_id": trial.run_id,
                      "n_frames": len(table["bias"]),
                      "bias_median": float(np.median(table["bias"])),
@@ -41,8 +42,9 @@ def bias_statistics(trials: pd.DataFrame, bias_tables: dict[str, dict[str, np.nd
                      "ess_fraction": getattr(trial, "ess_fraction", np.nan),
                      "bias_spearman": getattr(trial, "bias_spearman", np.nan),
                      "bias_worst_found": getattr(trial, "bias_worst_found", np.nan)})
-    return pd.DataFrame(rows, columns=[*GROUP, "seed", "selected", "run_id", "n_frames",
-                                       "bias_median", "bias_used_median", "weight_mean",
+    return pd.DataFrame(rows, columns=[*GROUP, "weight_resolution", "seed", "selected",
+                                       "run_id", "n_frames", "bias_median",
+                                       "bias_used_median", "weight_mean",
                                        "weight_low_fraction", "ess_fraction", "bias_spearman",
                                        "bias_worst_found"])
 

@@ -69,8 +69,10 @@ RESULT_COLUMNS = ("sweep", "molecule", "model", "method", "budget", "cost_ratio"
                   "inaccurate_level", "gamma", "selected", "seed", "force_mae", "force_rmse",
                   "energy_mae", "wall_seconds", "status", "code_version", "data_hash",
                   "run_id")
-# The training setting a report reads from each trial's params: what its gamma means.
+# The training settings a report reads from each trial's params: what its gamma means, and
+# whether its weights are per frame or per atom.
 GAMMA_SCALE_PARAM = "asteroid.gamma_scale"
+WEIGHT_RESOLUTION_PARAM = "asteroid.weight_resolution"
 PAGE_SIZE = 1000
 PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 
@@ -187,8 +189,8 @@ def typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
     frame["budget"] = _numbers(frame["budget"])
     frame["gamma"] = _numbers(frame["gamma"])
     # "" where not recorded (runs of methods without gamma, or older than the setting)
-    frame["gamma_scale"] = (frame["gamma_scale"].astype(object).fillna("")
-                            if "gamma_scale" in frame else "")
+    for setting in ("gamma_scale", "weight_resolution"):
+        frame[setting] = frame[setting].astype(object).fillna("") if setting in frame else ""
     frame["seed"] = _numbers(frame["seed"]).astype("Int64")
     frame["selected"] = _flags(frame["selected"])
     frame["finished_first"] = frame["status"] != "FINISHED"
@@ -213,8 +215,9 @@ def typed_md(frame: pd.DataFrame) -> pd.DataFrame:
 
 def trial_runs(store: Store) -> pd.DataFrame:
     frame = _records(store, _search(store, Role.TRIAL), TRIAL_TAGS, TRIAL_METRICS,
-                     (GAMMA_SCALE_PARAM,))
-    return typed_trials(frame.rename(columns={GAMMA_SCALE_PARAM: "gamma_scale"}))
+                     (GAMMA_SCALE_PARAM, WEIGHT_RESOLUTION_PARAM))
+    return typed_trials(frame.rename(columns={GAMMA_SCALE_PARAM: "gamma_scale",
+                                              WEIGHT_RESOLUTION_PARAM: "weight_resolution"}))
 
 
 def of_profile(trials: pd.DataFrame, profile: str | None) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from harness.report.names import (
     OWN_MODEL,
     gamma_axis_name,
     gamma_grid_name,
+    gamma_name,
     level_name,
     method_name,
     model_name,
@@ -45,9 +46,16 @@ from harness.report.tables import (
 MAE_LABEL = f"test force MAE ({UNIT})"
 BUDGET_LABEL = "budget (accurate-label equivalents)"
 TITLE_WIDTH = 60
-# The bias histogram's axis when the weights did not use B itself (``_bias_used``)
-BIAS_USED_LABELS = {"B / median B": "B used by the weights: B / median B (dimensionless)",
+# What the weights were computed from, by ``asteroid.gamma_scale`` (``_bias_used``)
+BIAS_USED = {"median": "B / median B", "effective_sample_size": "B - min B"}
+# The bias histogram's axis for each, with per-frame and with per-atom weights
+BIAS_USED_LABELS = {"B": f"bias B ({UNIT})",
+                    "B / median B": "B used by the weights: B / median B (dimensionless)",
                     "B - min B": f"B used by the weights: B - min B ({UNIT})"}
+ATOM_BIAS_USED_LABELS = {
+    "B": f"per-atom bias b, mean over each frame's atoms ({UNIT})",
+    "B / median B": "per-atom b / median b used by the weights, mean over each frame's atoms",
+    "B - min B": f"per-atom b - min b used by the weights, mean over each frame's atoms ({UNIT})"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 DODGE = 0.03  # relative x offset between series on a log axis
 
@@ -256,9 +264,12 @@ def md_figures(md: pd.DataFrame, folder: Path) -> list[Figure]:
     return figures
 
 
-def _bias_used(tables: list[dict[str, np.ndarray]]) -> str:
+def _bias_used(runs: pd.DataFrame, tables: list[dict[str, np.ndarray]]) -> str:
     """What the weights used (``asteroid.gamma_scale``): B, B over its median, or B above its
-    smallest value."""
+    smallest value; read from the tables where the runs predate the recorded setting."""
+    scale = scale_of(runs)
+    if scale:
+        return BIAS_USED.get(scale, "B")
     for table in tables:
         bias, used = table["bias"], table.get("bias_used", table["bias"])
         if not np.allclose(used, bias):
@@ -277,8 +288,10 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
     for (sweep, molecule, model, level), runs in statistics.groupby(keys, sort=False):
         name = f"{sweep}: {molecule}, {model}, {level}"
         figure, (bias_axis, weight_axis) = plt.subplots(1, 2, figsize=(12, 4))
-        used = _bias_used([bias_tables[run_id] for run_id in runs["run_id"]])
-        column = "bias" if used == "B" else "bias_used"
+        used = _bias_used(runs, [bias_tables[run_id] for run_id in runs["run_id"]])
+        scale = scale_of(runs) or ("effective_sample_size" if used == "B - min B" else "")
+        per_atom = set(runs["weight_resolution"]) == {"atom"}
+        column = "bias" if used == "B" and not per_atom else "bias_used"
         for budget, cells in runs.groupby("budget"):
             first = cells.drop_duplicates(["method", "seed"])["run_id"]
             values = np.concatenate([bias_tables[run_id][column] for run_id in first])
@@ -289,24 +302,23 @@ def bias_figures(statistics: pd.DataFrame, bias_tables: dict[str, dict[str, np.n
                        for run_id in cells["run_id"]]
             present = [values for values in weights if values is not None]
             if present:
-                label = (f"keeps {gamma:.0%} of the effective sample" if used == "B - min B"
-                         else f"γ={number_text(gamma)}")  # the grid holds shares there
                 weight_axis.hist(np.concatenate(present), bins=50, range=(0, 1),
-                                 histtype="step", label=label)
-        bias_axis.set(xlabel=BIAS_USED_LABELS.get(used, f"bias B ({UNIT})"),
+                                 histtype="step", label=gamma_name(gamma, scale))
+        bias_axis.set(xlabel=(ATOM_BIAS_USED_LABELS if per_atom else BIAS_USED_LABELS)[used],
                       ylabel="density of inaccurate frames")
         median = f"median B {runs['bias_median'].mean():.2f} {UNIT}"
         _title(bias_axis, f"Bias of the {level_name(level)} labels: {molecule}, "
                           f"{model_name(model)} ({sweep} sweep); {median}")
         _legend_outside(bias_axis)
-        weight_axis.set(xlabel="weight exp(-B used / γ)", ylabel="inaccurate frames (all seeds)")
+        weight_axis.set(xlabel="mean of the frame's atom weights exp(-b used / γ)" if per_atom
+                        else "weight exp(-B used / γ)", ylabel="inaccurate frames (all seeds)")
         _title(weight_axis, "Weights of the inaccurate frames in bias-aware training")
         if weight_axis.get_legend_handles_labels()[0]:
             _legend_outside(weight_axis)
         figure.subplots_adjust(wspace=0.45)
         figures.append(Figure(_save(figure, folder, f"bias-weights {name}"),
                               f"Bias and weight histograms ({name}; {median}; the weights "
-                              f"use {used})."))
+                              f"use {'per-atom ' if per_atom else ''}{used})."))
     return figures
 
 

@@ -62,10 +62,10 @@ def merged_trials(folders: list[Path]) -> pd.DataFrame:
         raise ConfigError(Path(places[0]) / RESULTS, "run_id",
                           f"run {first} is in more than one report ({', '.join(places)}): "
                           "merge reports of different trials")
-    # results.csv carries neither the accurate level and gamma scale (both read as
-    # unrecorded) nor the convergence flags (their caveats stay in the source reports)
-    return frame.assign(accurate_level="", gamma_scale="", **{flag: math.nan
-                                                              for flag in CONVERGENCE_FLAGS})
+    # results.csv carries neither the accurate level, gamma scale and weight resolution (read
+    # as unrecorded) nor the convergence flags (their caveats stay in the source reports)
+    return frame.assign(accurate_level="", gamma_scale="", weight_resolution="",
+                        **{flag: math.nan for flag in CONVERGENCE_FLAGS})
 
 
 def _sources(trials: pd.DataFrame) -> list[str]:
