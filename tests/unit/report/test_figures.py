@@ -138,6 +138,21 @@ def test_bias_histogram_says_when_the_weights_used_b_above_its_minimum(
     assert drawn[0].axes[0].get_xlabel() == "B used by the weights: B - min B (kcal/mol/Å)"
 
 
+def test_bias_histogram_follows_the_recorded_scale_and_per_atom_weights(
+        toy_frame: pd.DataFrame, tmp_path: Path, drawn: list[Any]) -> None:
+    """Per-atom weights on the effective-sample scale: the frame's B used is the mean of its
+    atoms' b - min b, which the numbers alone cannot tell apart from B / median B."""
+    tables = _asteroid_bias_tables(toy_frame)
+    for table in tables.values():
+        table["bias_used"] = 0.9 * table["bias"]
+    recorded = toy_frame.assign(gamma_scale="effective_sample_size", weight_resolution="atom")
+    figures.bias_figures(bias_statistics(recorded, tables), tables, tmp_path)
+    bias_axis, weight_axis = drawn[0].axes[:2]
+    assert bias_axis.get_xlabel() == figures.ATOM_BIAS_USED_LABELS["B - min B"]
+    assert weight_axis.get_xlabel().startswith("mean of the frame's atom weights")
+    assert all(text.endswith("of the effective sample") for text in _legend_texts(weight_axis))
+
+
 def test_b_against_the_true_bias_is_drawn_where_the_tables_have_it(toy_frame: pd.DataFrame,
                                                                    tmp_path: Path) -> None:
     folder = tmp_path / "figures"
