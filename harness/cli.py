@@ -32,12 +32,12 @@ def _data_generate(args: argparse.Namespace) -> None:
 
 
 def _data_label(args: argparse.Namespace) -> None:
-    from harness.data.label.pipeline import HeldOut, LabelPlan, label_dataset
+    from harness.data.label.pipeline import LabelPlan, TestFrames, label_dataset
 
-    held_out = HeldOut(args.accurate, args.n_validation, args.n_test,
-                       args.split_seed) if args.skip_held_out else None
+    test = TestFrames(args.accurate, args.n_test, args.split_seed) if args.skip_test_frames \
+        else None
     plan = LabelPlan(levels=tuple(args.levels), n_frames=None if args.all else args.frames,
-                     chunk_size=args.chunk_size, charge=args.charge, skip_held_out=held_out)
+                     chunk_size=args.chunk_size, charge=args.charge, skip_test=test)
     print(label_dataset(Path(args.source), Path(args.out_folder), plan,
                         progress=not args.quiet))
 
@@ -448,17 +448,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="labels per resumable chunk")
     label.add_argument("--charge", type=int, default=0,
                        help="total charge (e) for finding bond orders from the geometry")
-    label.add_argument("--skip-held-out", action="store_true",
-                       help="leave out the validation and test frames every training split of "
-                       "the accurate level holds out (no training uses their cheap labels)")
-    label.add_argument("--accurate", help="with --skip-held-out: the level the split draws "
+    label.add_argument("--skip-test-frames", action="store_true",
+                       help="leave out the test frames every training split of the accurate "
+                       "level tests on (nothing uses their cheap labels)")
+    label.add_argument("--accurate", help="with --skip-test-frames: the level the split draws "
                        "them from (default: as harness data compare chooses)")
-    label.add_argument("--n-validation", type=int, default=50,
-                       help="with --skip-held-out: the training config's data.n_validation")
     label.add_argument("--n-test", type=int, default=500,
-                       help="with --skip-held-out: the training config's data.n_test")
+                       help="with --skip-test-frames: the training config's data.n_test")
     label.add_argument("--split-seed", type=int, default=0,
-                       help="with --skip-held-out: the training config's data.split_seed")
+                       help="with --skip-test-frames: the training config's data.split_seed")
     label.add_argument("--quiet", action="store_true", help="no progress output")
     label.set_defaults(run=_data_label)
 

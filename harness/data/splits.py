@@ -61,9 +61,9 @@ def split_multi_fidelity(
     _require_available(accurate, "n_validation", n_validation, len(accurate) - n_test,
                        f"accurate frames left after {n_test} test frames")
     held_out_order = _held_out_order(len(accurate), split_seed)
-    test = accurate.subset(held_out_order[:n_test])
+    test = test_frames(accurate, n_test, split_seed)
     validation = accurate.subset(held_out_order[n_test:n_test + n_validation])
-    held_out = held_out_frames(accurate, n_validation, n_test, split_seed)
+    held_out = accurate.subset(held_out_order[:n_test + n_validation])
 
     accurate_pool = _pool_without(accurate, held_out_order[n_test + n_validation:], held_out)
     _require_available(accurate, "n_accurate_train", n_accurate_train, len(accurate_pool),
@@ -78,13 +78,13 @@ def split_multi_fidelity(
     )
 
 
-def held_out_frames(accurate: FrameSet, n_validation: int, n_test: int,
-                    split_seed: int) -> FrameSet:
-    """The test and validation frames that every split of ``accurate`` with these settings
-    holds out, whatever its budget and training seed; no training pool may hold their
-    configurations, so cheap labels of them are never used (``harness data label``
-    ``--skip-held-out`` leaves them unlabelled)."""
-    return accurate.subset(_held_out_order(len(accurate), split_seed)[:n_test + n_validation])
+def test_frames(accurate: FrameSet, n_test: int, split_seed: int) -> FrameSet:
+    """The test frames of every split of ``accurate`` with these settings, whatever its
+    budget and training seed; no training uses their configurations, so their cheap labels
+    are never needed (``harness data label --skip-test-frames`` leaves them unlabelled; the
+    validation frames' cheap labels are kept: the correction-model estimator validates on
+    them)."""
+    return accurate.subset(_held_out_order(len(accurate), split_seed)[:n_test])
 
 
 def _held_out_order(n_frames: int, split_seed: int) -> np.ndarray:

@@ -25,7 +25,7 @@ def write_label_card(folder: Path) -> Path:
         f"total charge {record['charge']}, SMILES `{description['smiles']}`; "
         f"{topology['frames_with_other_bonds']} of {n_frames} frames have another bond graph "
         "by distance and are labelled with frame 0's bonds all the same.",
-        *_held_out_line(record),
+        *_test_line(record),
         "- Units: energies kcal/mol, positions Angstrom, forces kcal/mol/Angstrom.",
         "- Cost: CPU-seconds per label measured on the labelling machine (all threads);",
         "  '-' for labels kept from the source, whose cost it does not state.",
@@ -37,12 +37,12 @@ def write_label_card(folder: Path) -> Path:
     return path
 
 
-def _held_out_line(record: dict) -> list[str]:
-    """Where the cheap levels skip a split's held-out frames, which ones and why."""
-    held_out = record.get("skip_held_out")
-    if held_out is None:
+def _test_line(record: dict) -> list[str]:
+    """Where the cheap levels skip a split's test frames, which ones and why."""
+    test = record.get("skip_test_frames")
+    if test is None:
         return []
-    return [f"- Cheap levels skip the {held_out['n_test']} test and {held_out['n_validation']} "
-            f"validation frames of level `{held_out['accurate']}` (split_seed "
-            f"{held_out['split_seed']}) and their duplicates: every training split with these "
-            "settings holds them out, so no training uses their cheap labels."]
+    return [f"- Cheap levels skip the {test['n_test']} test frames of level "
+            f"`{test['accurate']}` (split_seed {test['split_seed']}) and their duplicates: "
+            "every training split with these settings tests on them, so nothing uses their "
+            "cheap labels."]

@@ -5,9 +5,9 @@ writes), so it loads with ``load_any`` and can be named in a sweep spec: the geo
 trajectory, one chunked labels folder per level with the measured CPU-seconds per label, the
 source's own labels as a level of their own (cost not measured), and a data card.
 
-With a ``HeldOut`` the cheap levels skip the geometries every split of the source's accurate
-level holds out for validation and test (and their duplicates): no training uses their cheap
-labels, so on MD17@CCSD(T)'s 1,000 frames a DFT level costs 450 labels instead of 1,000.
+With ``TestFrames`` the cheap levels skip the geometries every split of the source's accurate
+level holds out for testing (and their duplicates): nothing uses their cheap labels, so on
+MD17@CCSD(T)'s 1,000 frames a DFT level costs 500 labels instead of 1,000.
 
 Work happens in ``OUT.partial`` beside the output; a rerun of the same command resumes there
 (finished chunks are skipped), and only a finished folder is renamed to ``OUT``. Bad input is
@@ -35,7 +35,7 @@ from harness.data.generate.molecule import (
 from harness.data.label.card import write_label_card
 from harness.data.label.source import Geometries, read_geometries
 from harness.data.pairing import matches_any
-from harness.data.splits import held_out_frames
+from harness.data.splits import test_frames
 from harness.data.store import (
     read_description,
     read_trajectory,
@@ -48,13 +48,12 @@ UNITS = {"energy": "kcal/mol", "length": "Angstrom", "force": "kcal/mol/Angstrom
 
 
 @dataclass(frozen=True)
-class HeldOut:
-    """The frames a split holds out, drawn from the source's ``accurate`` level (None: the
+class TestFrames:
+    """The test frames of a split, drawn from the source's ``accurate`` level (None: the
     level ``harness data compare`` takes as accurate) as training draws them: the training
-    config's ``data.n_validation``, ``data.n_test`` and ``data.split_seed``."""
+    config's ``data.n_test`` and ``data.split_seed``."""
 
     accurate: str | None = None
-    n_validation: int = 50
     n_test: int = 500
     split_seed: int = 0
 
@@ -62,14 +61,14 @@ class HeldOut:
 @dataclass(frozen=True)
 class LabelPlan:
     """Which levels, on how many of the source's geometries (the first ``n_frames``; None:
-    all; with ``skip_held_out``, less a split's validation and test frames), in chunks of
+    all; with ``skip_test``, less a split's test frames), in chunks of
     ``chunk_size`` labels, for a molecule of total ``charge`` (e)."""
 
     levels: tuple[str, ...]
     n_frames: int | None = None
     chunk_size: int = 100
     charge: int = 0
-    skip_held_out: HeldOut | None = None
+    skip_test: TestFrames | None = None
 
 
 def label_dataset(source: str | Path, out: str | Path, plan: LabelPlan,
@@ -81,10 +80,10 @@ def label_dataset(source: str | Path, out: str | Path, plan: LabelPlan,
     record = {"source": str(Path(source).resolve()), "frames": len(geometries.positions),
               "charge": plan.charge}
     rows = np.arange(len(geometries.positions))
-    if plan.skip_held_out is not None:
-        held_out = _resolved(plan.skip_held_out, geometries, str(source))
-        rows = _rows_not_held_out(geometries, held_out)
-        record["skip_held_out"] = asdict(held_out)
+    if plan.skip_test is not None:
+        test = _resolved(plan.skip_test, geometries, str(source))
+        rows = _rows_not_tested(geometries, test)
+        record["skip_test_frames"] = asdict(test)
     if out.exists():
         _require_same_labelling(out, record, plan.levels)
         return out
@@ -124,25 +123,23 @@ def _check_plan(plan: LabelPlan) -> None:
                           f"{plan.chunk_size}")
 
 
-def _resolved(held_out: HeldOut, geometries: Geometries, source: str) -> HeldOut:
-    """``held_out`` with its accurate level named, once the source is known to hold it."""
+def _resolved(test: TestFrames, geometries: Geometries, source: str) -> TestFrames:
+    """``test`` with its accurate level named, once the source is known to hold it."""
     levels = geometries.own_levels
-    name = held_out.accurate or default_reference_level(levels)
+    name = test.accurate or default_reference_level(levels)
     if name is None or name not in levels:
-        raise DataError(source, "levels", f"no accurate level '{name}' to hold frames out of; "
-                        f"the source's labelled levels are {sorted(levels)} (name one with "
-                        "--accurate)")
-    needed = held_out.n_validation + held_out.n_test
-    if len(levels[name]) < needed:
+        raise DataError(source, "levels", f"no accurate level '{name}' to draw test frames "
+                        f"from; the source's labelled levels are {sorted(levels)} (name one "
+                        "with --accurate)")
+    if len(levels[name]) <= test.n_test:
         raise DataError(source, "frames", f"level '{name}' has {len(levels[name])} frames, "
-                        f"fewer than the {needed} validation and test frames to hold out")
-    return replace(held_out, accurate=name)
+                        f"no more than the {test.n_test} test frames to skip")
+    return replace(test, accurate=name)
 
 
-def _rows_not_held_out(geometries: Geometries, held_out: HeldOut) -> np.ndarray:
-    """The source rows whose configuration is none of the split's held-out frames."""
-    frames = held_out_frames(geometries.own_levels[held_out.accurate], held_out.n_validation,
-                             held_out.n_test, held_out.split_seed)
+def _rows_not_tested(geometries: Geometries, test: TestFrames) -> np.ndarray:
+    """The source rows whose configuration is none of the split's test frames."""
+    frames = test_frames(geometries.own_levels[test.accurate], test.n_test, test.split_seed)
     every = FrameSet(molecule=geometries.molecule, level="geometries",
                      atomic_numbers=geometries.atomic_numbers, positions=geometries.positions,
                      energies=None, forces=None, source=geometries.source)

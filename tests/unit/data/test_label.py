@@ -3,14 +3,13 @@ that loads, keeps the source's labels and atom order, resumes, and refuses bad i
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.cli import build_parser, main
-from harness.data.label.pipeline import HeldOut, LabelPlan, label_dataset
+from harness.data.label.pipeline import LabelPlan, TestFrames, label_dataset
 from harness.data.label.source import read_geometries
 from harness.data.pairing import matches_any
 from harness.data.readers import load_any
@@ -161,46 +160,46 @@ def test_progress_off_a_terminal_is_one_plain_line_per_chunk(xtb_extxyz, tmp_pat
         f"labels mmff94: chunk {number}/3 written" for number in (1, 2, 3)]
 
 
-def test_skip_held_out_labels_exactly_the_frames_training_can_draw(ethanol, tmp_path,
-                                                                   monkeypatch):
-    """With --skip-held-out the cheap level covers the frames a split leaves for training and
-    nothing else: the split draws its whole cheap pool from them, and a held-out frame's
+def test_skip_test_frames_labels_exactly_the_frames_a_split_does_not_test_on(
+        ethanol, tmp_path, monkeypatch):
+    """With --skip-test-frames the cheap level covers the training and validation frames of a
+    split and nothing else: the split draws its whole cheap pool from it, the validation frames
+    keep their cheap labels (the correction model validates on them), and a test frame's
     duplicate elsewhere in the file is skipped too."""
-    held_rows = np.random.default_rng(0).permutation(31)[:15]  # the split's, as in splits.py
-    assert 30 in held_rows  # so the copy below is held out and its original must be skipped
-    original = min(set(range(30)) - set(held_rows.tolist()))
-    with_duplicate = ethanol["ccsd"].subset(np.r_[np.arange(30), original])
+    test_rows = np.random.default_rng(0).permutation(31)[:10]  # the split's, as in splits.py
+    held_rows = np.random.default_rng(0).permutation(31)[:13]  # 10 test, 3 validation
+    assert 30 not in held_rows  # so the copy below of a test frame is a training candidate
+    with_duplicate = ethanol["ccsd"].subset(np.r_[np.arange(30), test_rows[0]])
     source = write_extxyz(with_duplicate, tmp_path / "ethanol-ccsd.extxyz")
     monkeypatch.setattr("harness.data.label.pipeline.make_labeler",
                         lambda *_: CountingLabeler("mmff94"))
-    held_out = HeldOut(n_validation=5, n_test=10, split_seed=0)
     out = label_dataset(source, tmp_path / "out",
-                        LabelPlan(levels=("mmff94",), skip_held_out=held_out), progress=False)
+                        LabelPlan(levels=("mmff94",), skip_test=TestFrames(n_test=10)),
+                        progress=False)
     dataset = load_any(out)
     accurate, cheap = dataset["ccsd"], dataset["mmff94"]
-    assert len(accurate) == 31 and len(cheap) == 31 - 15 - 1
-    split = split_multi_fidelity(accurate, cheap, n_accurate_train=3, n_inaccurate_train=15,
-                                 n_validation=5, n_test=10, split_seed=0)
-    assert sorted(split.inaccurate_train.frame_ids.tolist()) == sorted(cheap.frame_ids.tolist())
-    held = np.concatenate([split.validation.positions, split.test.positions])
-    assert not matches_any(cheap, replace(accurate.subset(np.arange(15)), positions=held)).any()
+    assert len(accurate) == 31 and len(cheap) == 31 - 10 - 1
+    split = split_multi_fidelity(accurate, cheap, n_accurate_train=3, n_inaccurate_train=17,
+                                 n_validation=3, n_test=10, split_seed=0)
+    assert sorted(split.inaccurate_train.frame_ids.tolist()) == sorted(
+        set(cheap.frame_ids.tolist()) - set(split.validation.frame_ids.tolist()))
+    assert matches_any(split.validation, cheap).all()
+    assert not matches_any(cheap, split.test).any()
     card = (out / "CARD.md").read_text()
-    assert "skip the 10 test and 5 validation frames of level `ccsd`" in card
+    assert "skip the 10 test frames of level `ccsd`" in card
 
 
-def test_skip_held_out_defaults_are_the_training_defaults():
+def test_skip_test_frames_defaults_are_the_training_defaults():
     data_fields = DataSettings.model_fields
-    assert (HeldOut().n_validation, HeldOut().n_test, HeldOut().split_seed) == (
-        data_fields["n_validation"].default, data_fields["n_test"].default,
-        data_fields["split_seed"].default)
+    assert (TestFrames().n_test, TestFrames().split_seed) == (
+        data_fields["n_test"].default, data_fields["split_seed"].default)
     args = build_parser().parse_args(["data", "label", "a.npz", "out", "--all",
-                                      "--skip-held-out"])
-    assert (args.n_validation, args.n_test, args.split_seed) == (
-        HeldOut().n_validation, HeldOut().n_test, HeldOut().split_seed)
+                                      "--skip-test-frames"])
+    assert (args.n_test, args.split_seed) == (TestFrames().n_test, TestFrames().split_seed)
 
 
-def test_skip_held_out_without_enough_accurate_frames_is_refused(xtb_extxyz, tmp_path):
-    with pytest.raises(DataError, match="fewer than the 550"):
+def test_skip_test_frames_without_enough_accurate_frames_is_refused(xtb_extxyz, tmp_path):
+    with pytest.raises(DataError, match="no more than the 500 test frames"):
         label_dataset(xtb_extxyz, tmp_path / "out",
-                      LabelPlan(levels=("mmff94",), skip_held_out=HeldOut()), progress=False)
+                      LabelPlan(levels=("mmff94",), skip_test=TestFrames()), progress=False)
     assert not (tmp_path / "out.partial").exists()
