@@ -61,7 +61,7 @@ def split_multi_fidelity(
     _require_available(accurate, "n_validation", n_validation, len(accurate) - n_test,
                        f"accurate frames left after {n_test} test frames")
     held_out_order = _held_out_order(len(accurate), split_seed)
-    test = test_frames(accurate, n_test, split_seed)
+    test = accurate.subset(held_out_order[:n_test])  # = test_frames(), on this one draw
     validation = accurate.subset(held_out_order[n_test:n_test + n_validation])
     held_out = accurate.subset(held_out_order[:n_test + n_validation])
 
